@@ -40,6 +40,7 @@ STAGES = {
 
 NEEDS_DATASET = {"source", "download", "prepare", "tokenizer", "features", "train", "decode", "score", "aggregate"}
 NEEDS_MODEL = {"train", "decode", "score"}
+EXTRA_ARGUMENTS = {"bench"}  # stages whose module defines add_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,9 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--dataset", required=True, help="a dataset defined in params.yaml (datasets.*)")
         if name in NEEDS_MODEL:
             p.add_argument("--model", required=True, help="<encoder>-<mixer>-<size>, e.g. conformer-summarymixing-small")
-        module = importlib.import_module(f"summarymixing.stages.{name}")
-        if hasattr(module, "add_arguments"):
-            module.add_arguments(p)
+        if name in EXTRA_ARGUMENTS:
+            importlib.import_module(f"summarymixing.stages.{name}").add_arguments(p)
     return parser
 
 
