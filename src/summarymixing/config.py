@@ -132,12 +132,13 @@ def dataset_config(params: dict[str, Any], dataset: str) -> dict[str, Any]:
 
 
 def model_config(params: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
-    """Architecture settings of ``spec``: ``models.<size>.<encoder>`` plus the mixer block under ``mixer``."""
+    """Architecture of ``spec``: ``models.<size>.<encoder>``, plus ``encoder`` and the ``mixers.<mixer>`` block."""
     try:
         arch = dict(params["models"][spec.size][spec.encoder])
         mixer = dict(params["mixers"][spec.mixer])
     except KeyError as e:
         raise ParamsError(f"model {spec.id}: no params for {e.args[0]!r} (see models.* and mixers.*)") from None
+    arch["encoder"] = spec.encoder
     arch["mixer"] = mixer
     return arch
 
