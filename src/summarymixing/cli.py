@@ -40,7 +40,7 @@ STAGES = {
 
 NEEDS_DATASET = {"source", "download", "prepare", "tokenizer", "features", "train", "decode", "score", "aggregate"}
 NEEDS_MODEL = {"train", "decode", "score"}
-EXTRA_ARGUMENTS = {"bench"}  # stages whose module defines add_arguments(parser)
+EXTRA_ARGUMENTS: set[str] = set()  # stages whose module defines add_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"summarymixing.stages.{args.stage}")
     try:
         module.run(args)
-    except (FileNotFoundError, ValueError) as e:
+    except (OSError, ValueError) as e:
         # Bad input: one clear line naming the file and the problem (the traceback with --verbose).
         logging.getLogger("summarymixing").error("%s failed: %s", args.stage, e)
         if args.verbose:

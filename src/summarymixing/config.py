@@ -131,6 +131,11 @@ def dataset_config(params: dict[str, Any], dataset: str) -> dict[str, Any]:
         raise ParamsError(f"dataset {dataset!r} is not defined in params (known: {known})") from None
 
 
+def dataset_splits(cfg: dict[str, Any]) -> list[str]:
+    """Training, validation and test splits of a ``datasets.<name>`` block, each once, in that order."""
+    return list(dict.fromkeys([*cfg["train_splits"], cfg["valid_split"], *cfg["test_splits"]]))
+
+
 def model_config(params: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
     """Architecture of ``spec``: ``models.<size>.<encoder>``, plus ``encoder`` and the ``mixers.<mixer>`` block."""
     try:

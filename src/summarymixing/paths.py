@@ -11,7 +11,8 @@ are ignored by git; ``reports/`` is committed.
     data/<dataset>/tokenizer/    sentencepiece model trained on the training transcripts
     data/<dataset>/features/     80-dim fbank for every split + lhotse cuts pointing at it
     exp/<dataset>/<model>/       model.pt, train_metrics.json, hypotheses.jsonl, scores.json, alignments/
-    exp/<dataset>/<model>/save/  SpeechBrain checkpoints (undeclared: a killed job resumes from them)
+    checkpoints/<dataset>/<model>/  SpeechBrain checkpoints (undeclared: a killed job resumes from them;
+                                 kept out of exp/ so that exp/<dataset>/ holds results only)
     reports/tables/<dataset>.{md,csv}
 """
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 DATA = Path("data")
 EXP = Path("exp")
+CHECKPOINTS = Path("checkpoints")
 REPORTS = Path("reports")
 
 
@@ -58,7 +60,7 @@ def exp_dir(dataset: str, model: str) -> Path:
 
 
 def checkpoint_dir(dataset: str, model: str) -> Path:
-    return exp_dir(dataset, model) / "save"
+    return CHECKPOINTS / dataset / model
 
 
 def model_path(dataset: str, model: str) -> Path:

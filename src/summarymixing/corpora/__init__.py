@@ -5,7 +5,11 @@ module constants, and two public functions of the same shape in every file:
 
 * ``download_<corpus>(target_dir, archives, base_url, archives_dir) -> Path``: fetch (resumable),
   verify md5, safely extract; idempotent through ``.completed`` markers.
-* ``prepare_<corpus>(corpus_dir, output_dir, splits) -> dict``: write lhotse manifests.
+* ``prepare_<corpus>(corpus_dir, output_dir, splits) -> dict``: write lhotse manifests, including
+  ``cuts_<split>.jsonl.gz`` (cut id = utterance id) that the later stages read.
+
+plus ``CORPUS_DIRNAME`` (the top directory inside the archives, e.g. ``LibriSpeech``) and
+``manifest_paths(output_dir, split)``.
 
 Synthetic replicas of the corpora (same layout, generated offline) live in ``corpora.replica``.
 """

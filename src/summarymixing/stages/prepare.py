@@ -13,15 +13,10 @@ import logging
 import os
 
 from summarymixing import paths
-from summarymixing.config import dataset_config, load_params
+from summarymixing.config import dataset_config, dataset_splits, load_params
 from summarymixing.corpora import recipe
 
 log = logging.getLogger(__name__)
-
-
-def dataset_splits(cfg: dict) -> list[str]:
-    """Training, validation and test splits of a dataset block, in that order, without duplicates."""
-    return list(dict.fromkeys([*cfg["train_splits"], cfg["valid_split"], *cfg["test_splits"]]))
 
 
 def run(args: argparse.Namespace) -> None:
