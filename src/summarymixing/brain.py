@@ -7,11 +7,17 @@ resumes); this subclass only says how to compute the outputs and the loss and wh
 
 from __future__ import annotations
 
+import json
 import logging
+import resource
+import shutil
 import time
+from pathlib import Path
 
 import jiwer
 import speechbrain as sb
+import torch
+from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, register_checkpoint_hooks
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +26,10 @@ class AsrBrain(sb.Brain):
     """hparams: ``hp`` (training.<size>), ``noam``, ``cost``, ``tokenizer``, ``train_sampler``, ``counter``."""
 
     def on_fit_start(self):
-        super().on_fit_start()  # recovers the latest checkpoint, if any
+        discard_incomplete_checkpoints(self.checkpointer.checkpoints_dir)
+        super().on_fit_start()  # adds the optimizer to the checkpointer, recovers the latest checkpoint
+        # The completion marker must be saved after everything else, the optimizer included.
+        self.checkpointer.recoverables[COMPLETE] = self.checkpointer.recoverables.pop(COMPLETE)
         self._clock = time.perf_counter()
 
     def on_stage_start(self, stage, epoch=None):
@@ -89,3 +98,59 @@ class AsrBrain(sb.Brain):
             num_to_keep=self.hparams.hp.get("average_checkpoints", 1),
         )
 
+
+
+def peak_memory(device: str) -> tuple[int, str]:
+    """Peak memory of this process so far: CUDA max allocated, else peak resident set size."""
+    if device.startswith("cuda"):
+        return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_peak_rss"
+
+
+@register_checkpoint_hooks
+class TrainingCost:
+    """Training time, peak memory and per-epoch history, saved with every checkpoint.
+
+    A resumed run loads them back, so the totals cover every run that trained the model.
+    """
+
+    def __init__(self, device: str):
+        self.device = device
+        self.seconds, self.peak_memory, self.history = 0.0, 0, []
+
+    @mark_as_saver
+    def _save(self, path):
+        self.peak_memory = max(self.peak_memory, peak_memory(self.device)[0])
+        state = {"seconds": self.seconds, "peak_memory": self.peak_memory, "history": self.history}
+        Path(path).write_text(json.dumps(state))
+
+    @mark_as_loader
+    def _load(self, path, end_of_epoch=False):
+        state = json.loads(Path(path).read_text())
+        self.seconds, self.peak_memory, self.history = state["seconds"], state["peak_memory"], state["history"]
+
+
+COMPLETE = "complete"
+
+
+@register_checkpoint_hooks
+class CheckpointComplete:
+    """The last file of every checkpoint: SpeechBrain writes checkpoint files in place, one after the
+    other, so a job killed while saving leaves a checkpoint directory with a truncated file. A checkpoint
+    without this marker is incomplete and is discarded rather than resumed from."""
+
+    @mark_as_saver
+    def _save(self, path):
+        Path(path).write_text("complete\n")
+
+    @mark_as_loader
+    def _load(self, path, end_of_epoch=False):
+        pass
+
+
+def discard_incomplete_checkpoints(checkpoints_dir) -> None:
+    """Delete checkpoint directories that lack the completion marker (a save cut short by a kill)."""
+    for ckpt in sorted(Path(checkpoints_dir).glob("CKPT+*")):
+        if not (ckpt / f"{COMPLETE}.ckpt").is_file():
+            log.warning("%s: incomplete checkpoint (the job was killed while saving it); discarding it", ckpt)
+            shutil.rmtree(ckpt)

@@ -24,7 +24,7 @@ from torch import nn
 
 from .mixers import attention_type, build_summary_mixing, remove_encoder_positions, replace_mixers
 
-CNN_CHANNELS = (64, 32)
+CNN_CHANNELS = (64, 32)  # the official recipes' front-end; models.<size>.<encoder>.cnn_channels overrides it
 
 
 class AttentionCTCModel(nn.Module):
@@ -35,19 +35,20 @@ class AttentionCTCModel(nn.Module):
         self.arch = arch
         d_model, nhead, mixer = arch["d_model"], arch["nhead"], arch["mixer"]
         encoder = arch["encoder"]
+        channels = tuple(arch.get("cnn_channels") or CNN_CHANNELS)
         self.normalize = InputNormalization(norm_type="global", update_until_epoch=4)
         self.cnn = ConvolutionFrontEnd(
             input_shape=(8, 10, n_mels),
             num_blocks=2,
             num_layers_per_block=1,
-            out_channels=CNN_CHANNELS,
+            out_channels=channels,
             kernel_sizes=(3, 3),
             strides=(2, 2),
             residuals=(False, False),
         )
         self.transformer = TransformerASR(
             tgt_vocab=n_tokens,
-            input_size=CNN_CHANNELS[-1] * ((n_mels + 3) // 4),
+            input_size=channels[-1] * ((n_mels + 3) // 4),
             d_model=d_model,
             nhead=nhead,
             num_encoder_layers=arch["num_encoder_layers"],

@@ -20,8 +20,6 @@ import logging
 import os
 import platform
 import shutil
-import time
-from pathlib import Path
 from typing import Any
 
 from .. import paths
@@ -46,17 +44,6 @@ def training_settings(params: dict[str, Any], dataset: str, spec: ModelSpec) -> 
     }
 
 
-def peak_memory(device: str) -> tuple[int, str]:
-    """Peak memory of this process so far: CUDA max allocated, else peak resident set size."""
-    import resource
-
-    import torch
-
-    if device.startswith("cuda"):
-        return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_peak_rss"
-
-
 def device_description(device: str) -> tuple[str, int]:
     """A human-readable device name and the number of devices used."""
     import torch
@@ -69,11 +56,11 @@ def device_description(device: str) -> tuple[str, int]:
 def run(args: argparse.Namespace) -> None:
     import speechbrain as sb
     import torch
-    from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
+    from speechbrain.utils.checkpoints import Checkpointer
 
     from lhotse import combine
 
-    from ..brain import AsrBrain
+    from ..brain import COMPLETE, AsrBrain, CheckpointComplete, TrainingCost, peak_memory
     from ..data import load_cuts, make_loader
     from ..models.asr import AttentionCTCModel, count_parameters
     from .tokenizer import load_tokenizer
@@ -109,28 +96,15 @@ def run(args: argparse.Namespace) -> None:
     n_params = count_parameters(model)
     log.info("%s: %.2f M parameters, training on %s for %d epochs", spec.id, n_params / 1e6, device, hp["epochs"])
 
-    @register_checkpoint_hooks
-    class Cost:
-        """Training time and history, saved with each checkpoint so that resumed runs add up."""
-
-        def __init__(self):
-            self.seconds, self.history = 0.0, []
-
-        @mark_as_saver
-        def _save(self, path):
-            Path(path).write_text(json.dumps({"seconds": self.seconds, "history": self.history}))
-
-        @mark_as_loader
-        def _load(self, path, end_of_epoch=False):
-            state = json.loads(Path(path).read_text())
-            self.seconds, self.history = state["seconds"], state["history"]
-
-    cost = Cost()
+    cost = TrainingCost(device)
     epoch_counter = sb.utils.epoch_loop.EpochCounter(limit=hp["epochs"])
     noam = sb.nnet.schedulers.NoamScheduler(lr_initial=hp["lr"], n_warmup_steps=hp["warmup_steps"])
     checkpointer = Checkpointer(
         save_dir,
-        recoverables={"model": model, "normalizer": model.normalize, "counter": epoch_counter, "noam": noam, "cost": cost},
+        recoverables={
+            "model": model, "normalizer": model.normalize, "counter": epoch_counter, "noam": noam, "cost": cost,
+            COMPLETE: CheckpointComplete(),  # saved last (see AsrBrain.on_fit_start)
+        },
     )
     brain = AsrBrain(
         modules={"model": model},
@@ -169,7 +143,7 @@ def run(args: argparse.Namespace) -> None:
             },
             tmp,
         )
-    memory, memory_kind = peak_memory(device)
+    _, memory_kind = peak_memory(device)
     device_name, device_count = device_description(device)
     write_json(
         metrics_file,
@@ -186,7 +160,7 @@ def run(args: argparse.Namespace) -> None:
             "device_type": device,
             "device_count": device_count,
             "device_hours": round(cost.seconds * device_count / 3600, 4),
-            "peak_memory_bytes": memory,
+            "peak_memory_bytes": cost.peak_memory,
             "peak_memory_kind": memory_kind,
             "averaged_checkpoints": [c.meta for c in best],
             "history": cost.history,
