@@ -35,3 +35,43 @@ def write_librispeech_split(corpus_root: Path, split: str, transcripts: dict[str
 def librispeech_split() -> Callable[[Path, str, dict[str, str]], None]:
     """``write_librispeech_split``: builds a tiny LibriSpeech-layout split."""
     return write_librispeech_split
+
+
+# ---------------------------------------------------------------------------------------------
+# A tiny configuration of the real pipeline, for end-to-end tests (minutes, not hours).
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tiny_params() -> dict:
+    """params.yaml shrunk to a few seconds per stage: a tiny replica, tiny models, one epoch or two.
+
+    The structure and the code paths are the default run's; only sizes change.
+    """
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text(encoding="utf-8"))
+    replica = params["datasets"]["librispeech_replica"]["replica"]
+    replica["utterances"] = {"train-clean-100": 48, "dev-clean": 8, "test-clean": 8, "test-other": 8}
+    replica["speakers"] = {"train-clean-100": 4, "dev-clean": 2, "test-clean": 2, "test-other": 2}
+    replica["words"] = [3, 6]
+    arch = {"d_model": 32, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "d_ffn": 64,
+            "kernel_size": 3, "csgu_linear_units": 64, "dropout": 0.1, "cnn_channels": [8, 8]}
+    params["models"]["tiny"] = {enc: dict(arch) for enc in ("conformer", "branchformer", "transformer")}
+    params["training"]["tiny"] = {**params["training"]["small"], "epochs": 2, "max_batch_duration": 30,
+                                  "warmup_steps": 5, "average_checkpoints": 2}
+    params["decoding"]["tiny"] = {"beam_size": 2, "ctc_weight": 0.4, "max_batch_duration": 60}
+    params["grid"] = {
+        "datasets": ["librispeech_replica"],
+        "asr": {"datasets": ["librispeech_replica"], "encoders": ["conformer"],
+                "mixers": ["mhsa", "summarymixing"], "sizes": ["tiny"]},
+    }
+    return params
+
+
+def write_params(directory: Path, params: dict) -> Path:
+    import yaml
+
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    return path
