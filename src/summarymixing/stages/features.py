@@ -19,6 +19,8 @@ from ..io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
 
+PARALLEL_ABOVE_CUTS = 20_000
+
 
 def extractor_from_params(features: dict):
     """The lhotse feature extractor described by ``params.yaml: features``."""
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> None:
     write_json(settings_file, params["features"])
 
     extractor = extractor_from_params(params["features"])
-    num_jobs = max(1, min(4, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)))
+    cpus = max(1, min(8, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)))
     for split in dataset_splits(cfg):
         target = paths.cuts_path(args.dataset, split)
         if target.is_file():
@@ -58,6 +60,8 @@ def run(args: argparse.Namespace) -> None:
         if not manifest.is_file():
             raise FileNotFoundError(f"{manifest}: missing; run `summarymixing prepare --dataset {args.dataset}` first")
         cuts = load_manifest(manifest)
+        # fbank runs at ~2000x real time on one core: worker processes only pay off on big splits
+        num_jobs = cpus if len(cuts) > PARALLEL_ABOVE_CUTS else 1
         log.info("%s: fbank for %d cuts (%.2f h) with %d job(s)", split, len(cuts), sum(c.duration for c in cuts) / 3600, num_jobs)
         cuts = cuts.compute_and_store_features(
             extractor=extractor,
