@@ -66,7 +66,8 @@ class AttentionCTCModel(nn.Module):
             causal=False,
         )
         if mixer["type"] == "summarymixing":
-            replace_mixers(self.transformer.encoder, lambda: build_summary_mixing(mixer, d_model, nhead))
+            dropout = arch.get("dropout", 0.1)
+            replace_mixers(self.transformer.encoder, lambda: build_summary_mixing(mixer, d_model, nhead, dropout))
             remove_encoder_positions(self.transformer)
         self.ctc_lin = Linear(input_size=d_model, n_neurons=n_tokens)
         self.seq_lin = Linear(input_size=d_model, n_neurons=n_tokens)

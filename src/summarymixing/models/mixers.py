@@ -35,8 +35,11 @@ def attention_type(mixer_cfg: dict[str, Any]) -> str:
     return "RelPosMHAXL"
 
 
-def build_summary_mixing(mixer_cfg: dict[str, Any], d_model: int, nhead: int) -> SummaryMixing:
-    """A ``SummaryMixing`` module from a ``mixers.<name>`` block of params.yaml (null dims = d_model)."""
+def build_summary_mixing(mixer_cfg: dict[str, Any], d_model: int, nhead: int, dropout: float = 0.0) -> SummaryMixing:
+    """A ``SummaryMixing`` module from a ``mixers.<name>`` block of params.yaml.
+
+    Null dims mean ``d_model``, a null ``nhead`` the model's ``nhead``, a null ``dropout`` the model's.
+    """
     def dims(key: str) -> list[int] | None:
         value = mixer_cfg.get(key)
         return list(value) if value is not None else None
@@ -49,7 +52,7 @@ def build_summary_mixing(mixer_cfg: dict[str, Any], d_model: int, nhead: int) ->
         local_proj_out_dim=mixer_cfg.get("local_proj_out_dim"),
         summary_hid_dim=dims("summary_hid_dim"),
         summary_out_dim=mixer_cfg.get("summary_out_dim"),
-        dropout=mixer_cfg.get("dropout", 0.0),
+        dropout=dropout if mixer_cfg.get("dropout") is None else mixer_cfg["dropout"],
         use_layernorm=mixer_cfg.get("use_layernorm", False),
     )
 
