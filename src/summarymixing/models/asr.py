@@ -34,6 +34,7 @@ class AttentionCTCModel(nn.Module):
         super().__init__()
         self.arch = arch
         d_model, nhead, mixer = arch["d_model"], arch["nhead"], arch["mixer"]
+        dropout = arch.get("dropout", 0.1)
         encoder = arch["encoder"]
         channels = tuple(arch.get("cnn_channels") or CNN_CHANNELS)
         self.normalize = InputNormalization(norm_type="global", update_until_epoch=4)
@@ -45,6 +46,7 @@ class AttentionCTCModel(nn.Module):
             kernel_sizes=(3, 3),
             strides=(2, 2),
             residuals=(False, False),
+            dropout=dropout,
         )
         self.transformer = TransformerASR(
             tgt_vocab=n_tokens,
@@ -54,7 +56,7 @@ class AttentionCTCModel(nn.Module):
             num_encoder_layers=arch["num_encoder_layers"],
             num_decoder_layers=arch["num_decoder_layers"],
             d_ffn=arch["d_ffn"],
-            dropout=arch.get("dropout", 0.1),
+            dropout=dropout,
             activation=nn.GELU,
             conformer_activation=Swish,
             branchformer_activation=nn.GELU,
@@ -66,7 +68,6 @@ class AttentionCTCModel(nn.Module):
             causal=False,
         )
         if mixer["type"] == "summarymixing":
-            dropout = arch.get("dropout", 0.1)
             replace_mixers(self.transformer.encoder, lambda: build_summary_mixing(mixer, d_model, nhead, dropout))
             remove_encoder_positions(self.transformer)
         self.ctc_lin = Linear(input_size=d_model, n_neurons=n_tokens)
