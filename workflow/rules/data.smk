@@ -64,7 +64,6 @@ rule features:
         code("stages/features.py"),
     params:
         settings=config["features"],
-    threads: 2
     log:
         "logs/{dataset}/features.log",
     shell:

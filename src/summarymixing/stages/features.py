@@ -36,7 +36,12 @@ def extractor_from_params(features: dict):
 
 
 def run(args: argparse.Namespace) -> None:
+    import torch
     from lhotse import LilcomChunkyWriter, load_manifest
+
+    # fbank of one utterance is a handful of small tensor ops: extra threads only wait on each other
+    # (and stall badly when another job holds a core)
+    torch.set_num_threads(1)
 
     params = load_params(args.params)
     cfg = dataset_config(params, args.dataset)
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
     write_json(settings_file, params["features"])
 
     extractor = extractor_from_params(params["features"])
-    cpus = max(1, min(8, int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)))
+    cpus = max(1, min(8, len(os.sched_getaffinity(0))))  # the CPUs this job may use (SLURM restricts them)
     for split in dataset_splits(cfg):
         target = paths.cuts_path(args.dataset, split)
         if target.is_file():
