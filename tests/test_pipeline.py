@@ -171,7 +171,7 @@ def test_stage_errors_name_the_missing_file(tmp_path):
     write_params(tmp_path, tiny_params())
     proc = run([sys.executable, "-m", "summarymixing.cli", "decode", "--dataset", DATASET, "--model", MODELS[0]], cwd=tmp_path)
     assert proc.returncode == 1
-    assert f"exp/{DATASET}/{MODELS[0]}/model.pt: missing" in proc.stderr
+    assert f"data/{DATASET}/tokenizer/tokenizer.model: missing; run `summarymixing tokenizer" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
