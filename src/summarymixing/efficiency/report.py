@@ -112,12 +112,21 @@ def _oom_text(row: dict[str, Any]) -> str:
     return f"OOM at {_num(row['mem_limit_gib']):g} GiB"
 
 
+CONTENDED_PCT = 10.0  # a point during which other processes used more than this share of the CPUs is marked
+#                       (render_table sets it from efficiency.contended_cpu_pct)
+
+
+def contended(row: dict[str, Any]) -> bool:
+    """Other processes used more than ``CONTENDED_PCT`` of the CPUs while this point ran."""
+    return _num(row.get("others_cpu_pct")) > CONTENDED_PCT
+
+
 def _phase_cell(row: dict[str, Any] | None, phase: str, value_key: str, fmt: str) -> str:
     if row is None:
         return ""
     status = row.get(f"{phase}_status")
     if status == "ok":
-        return fmt.format(_num(row[value_key]))
+        return fmt.format(_num(row[value_key])) + (" †" if contended(row) and value_key != "train_peak_gib" else "")
     if status == "oom":
         return _oom_text(row)
     return str(status)
@@ -178,7 +187,8 @@ def targets(rows: Sequence[dict[str, Any]], group: Group, reference: str) -> lis
             return
         r_med = _num(a["train_median_s"]) / _num(b["train_median_s"])
         r_min = _num(a["train_min_s"]) / _num(b["train_min_s"])
-        results.append((label, f"{r_med:.1f}x median ({_num(a['train_median_s']):.2f} / {_num(b['train_median_s']):.2f} s), {r_min:.1f}x min",
+        dagger = " †" if contended(a) or contended(b) else ""
+        results.append((label, f"{r_med:.1f}x median ({_num(a['train_median_s']):.2f} / {_num(b['train_median_s']):.2f} s), {r_min:.1f}x min{dagger}",
                         verdict(r_med >= threshold)))
 
     time_ratio(mhsa, "mhsa", TARGET_MHSA_TIME_RATIO)
@@ -191,7 +201,7 @@ def targets(rows: Sequence[dict[str, Any]], group: Group, reference: str) -> lis
         mean = sum(v for _, v in flat) / len(flat)
         dev = max(abs(v / mean - 1) for _, v in flat)
         exp = fit_exponent([x for x, _ in flat], [v * x for x, v in flat])
-        per_frame = ", ".join(f"{x * ENCODER_FRAMES_PER_SECOND:.0f}: {v * 1e3:.2f}" for x, v in flat)
+        per_frame = ", ".join(f"{x * ENCODER_FRAMES_PER_SECOND:.0f}: {v * 1e3:.2f}{' †' if contended(sm[x]) else ''}" for x, v in flat)
         results.append((label, f"ms/frame {per_frame}; max deviation from the mean {dev:.0%}; exponent {exp:.2f}",
                         verdict(dev <= TARGET_FLAT_TOLERANCE and exp <= TARGET_MAX_EXPONENT)))
     else:
@@ -224,6 +234,8 @@ def targets(rows: Sequence[dict[str, Any]], group: Group, reference: str) -> lis
 
 def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, provenance: dict[str, str]) -> str:
     """The whole ``reports/tables/efficiency.md``."""
+    global CONTENDED_PCT
+    CONTENDED_PCT = settings.contended_cpu_pct
     ref = settings.reference_mixer
     lines = [
         "# Efficiency: training step, decoding real-time factor and peak memory against utterance length",
@@ -247,9 +259,12 @@ def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, proven
         "- **scope `mixer`**: the encoder's token mixers alone, `x + mixer(LayerNorm(x))` per layer (same mixer "
         "modules, input projection and positional encoding; no feed-forward, convolution or cgMLP modules): what "
         "the token mixer itself costs. Same training step and inference as scope `encoder`.",
-        "- **time**: per utterance, median (and min) of up to "
-        f"{settings.repeats} timed runs after {settings.warmup} warm-up run(s); a phase stops repeating after "
-        f"{settings.phase_budget_s:g} s. **RTF** = inference seconds / audio seconds.",
+        f"- **time**: per utterance, median (and min) of up to {settings.repeats} timed runs after {settings.warmup} "
+        f"warm-up run(s), fewer once a phase has spent {settings.phase_budget_s:g} s; a warm-up run of "
+        f"{settings.single_run_s:g} s or more is kept as the one timed run (slightly inflated by one-time costs, "
+        "about 1 s here). **RTF** = inference seconds / audio seconds. A point during which other processes used "
+        f"more than {settings.contended_cpu_pct:g} % of the CPUs is measured again (up to {settings.contended_retries} "
+        "times, the least disturbed kept); what remains disturbed is marked †.",
         "- **memory**: peak during the training step *above the baseline* taken after model construction "
         "(CPU: VmHWM - VmRSS, i.e. activations + gradients + optimiser state + workspace; CUDA: "
         "`max_memory_allocated` - `memory_allocated`). "
@@ -316,6 +331,9 @@ def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, proven
             lines += [f"### {title}", ""]
             body = [[f"{x:g}"] + [_phase_cell(by_mixer[m].get(x), phase, key, fmt) for m in mixers] for x in lengths]
             lines += _md_table(["length s", *mixers], body) + [""]
+            if key != "train_peak_gib" and any(contended(r) for s in by_mixer.values() for r in s.values()):
+                lines += [f"† other processes used more than {CONTENDED_PCT:g} % of the CPUs while this point ran "
+                          "(`others_cpu_pct` in the CSV): its time is inflated.", ""]
 
         lines += [
             f"### Scaling exponents (slope of log cost against log length, completed lengths >= {settings.fit_min_s:g} s)",

@@ -6,6 +6,13 @@ alike. Processes come from a ``forkserver`` that has already imported torch and 
 ran a torch op, so forking it is safe), which makes a new process cost well under a second instead of
 the several seconds of a cold ``import torch``.
 
+Other processes on the machine distort timings (2 threads on 2 busy cores can run 5-10x slower, and
+not uniformly: many small ops suffer more than a few big matmuls). Each row records ``others_cpu_pct``,
+the CPU time other processes used while the point ran, as a share of all CPUs, so a contaminated
+point can be seen; a point during which they used more than ``contended_cpu_pct`` is measured again
+(up to ``contended_retries`` times, each after waiting up to ``quiet_wait_s`` for the machine to calm
+down), keeping the least disturbed measurement.
+
 Out of memory is a result, never a crash:
   * in the worker, the address space is capped (``RLIMIT_AS``) at its size after set-up +
     ``memory_limit_gib``: an allocation beyond fails and the phase is reported ``oom``;
@@ -37,13 +44,14 @@ log = logging.getLogger(__name__)
 
 GIB = 2**30
 WATCHDOG_INTERVAL_S = 0.2
+LARGE_POINT_GIB = 4.0  # after a point this large, wait for the machine to be quiet before the next
 
 CSV_COLUMNS = (
     "device", "device_name", "threads", "precision", "torch_version",
     "size", "encoder", "mixer", "scope", "length_s", "fbank_frames", "encoder_frames", "tokens", "batch_size", "params_m",
     "infer_status", "infer_median_s", "infer_min_s", "rtf_median", "rtf_min", "infer_peak_gib", "infer_runs",
     "train_status", "train_median_s", "train_min_s", "train_peak_gib", "train_runs",
-    "baseline_gib", "mem_limit_gib", "warmup", "load_1min", "note",
+    "baseline_gib", "mem_limit_gib", "warmup", "load_1min", "others_cpu_pct", "attempts", "note",
 )  # fmt: skip
 STATUSES = ("ok", "oom", "timeout", "error", "skipped")
 PHASES = ("train", "infer")  # the order the worker runs them
@@ -67,6 +75,7 @@ class PointResult:
     exitcode: int | None = None
     max_rss_gib: float = 0.0
     load_1min: float = math.nan  # the machine's 1-minute load average when the point ended
+    others_cpu_pct: float = math.nan  # CPU time used by other processes while the point ran, % of all CPUs
 
     def setup(self) -> dict[str, Any]:
         return next((e for e in self.events if e["event"] == "setup"), {})
@@ -92,6 +101,8 @@ def run_point(point: Point, ctx: multiprocessing.context.BaseContext | None = No
 
     s = point.settings
     ctx = ctx or _context()
+    busy_before, own_before, started = _machine_busy_seconds(), _own_cpu_seconds(), time.monotonic()
+    worker_cpu_s = 0.0
     receiver, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=child_main, args=(point.to_dict(), sender), daemon=True)
     process.start()
@@ -110,6 +121,8 @@ def run_point(point: Point, ctx: multiprocessing.context.BaseContext | None = No
             break
         try:
             rss = watched.memory_info().rss
+            cpu = watched.cpu_times()
+            worker_cpu_s = cpu.user + cpu.system
         except psutil.Error:
             rss = 0
         result.max_rss_gib = max(result.max_rss_gib, rss / GIB)
@@ -127,8 +140,52 @@ def run_point(point: Point, ctx: multiprocessing.context.BaseContext | None = No
         process.join()
     result.exitcode = process.exitcode
     result.load_1min = os.getloadavg()[0]
+    elapsed = time.monotonic() - started
+    own = _own_cpu_seconds(exclude=process.pid) - own_before + worker_cpu_s
+    others = _machine_busy_seconds() - busy_before - own
+    result.others_cpu_pct = max(0.0, 100 * others / (elapsed * (os.cpu_count() or 1)))
     receiver.close()
     return result
+
+
+def _own_cpu_seconds(exclude: int | None = None) -> float:
+    """CPU seconds used by this process and its live descendants (the forkserver), except pid ``exclude``."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for proc in [me, *me.children(recursive=True)]:
+        if proc.pid == exclude:
+            continue
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def wait_for_quiet(max_wait_s: float, threshold_pct: float, window_s: float = 2.0) -> float:
+    """Wait until other processes use less than ``threshold_pct`` of the CPUs over ``window_s``, at most
+    ``max_wait_s``; returns the share they used in the last window."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        busy, own = _machine_busy_seconds(), _own_cpu_seconds()
+        time.sleep(window_s)
+        share = 100 * (_machine_busy_seconds() - busy - (_own_cpu_seconds() - own)) / (window_s * (os.cpu_count() or 1))
+        if share < threshold_pct or time.monotonic() >= deadline:
+            return share
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds all processes have used since boot (/proc/stat), NaN where there is no /proc."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return math.nan
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def _median(times: list[float]) -> float:
@@ -159,6 +216,7 @@ def row_for(point: Point, result: PointResult | None, blocked: dict[str, Blocked
         "mem_limit_gib": round(setup.get("cap_gib", s.memory_limit_gib), 2),
         "warmup": s.warmup,
         "load_1min": round(result.load_1min, 2) if result is not None else "",
+        "others_cpu_pct": round(result.others_cpu_pct, 1) if result is not None else "",
     }
     notes: list[str] = [setup["note"]] if setup.get("note") else []
     for phase in PHASES:
@@ -209,14 +267,29 @@ def run_all(settings: BenchSettings, points: Iterable[Point] | None = None) -> l
     ctx = _context()
     rows: list[dict[str, Any]] = []
     blocked_by_series: dict[Series, dict[str, Blocked]] = {}
+    previous_rss_gib = 0.0
     for point in points if points is not None else iter_points(settings):
         blocked = blocked_by_series.setdefault(point.series, {})
         started = time.monotonic()
         result = None
+        attempts = 0
         if len(blocked) < len(PHASES):
+            s = point.settings
+            if previous_rss_gib > LARGE_POINT_GIB and s.contended_retries > 0:
+                # the kernel reclaims many GiB after a large point (kswapd, compaction): let it finish first
+                wait_for_quiet(s.quiet_wait_s, s.contended_cpu_pct)
             phases = tuple(p for p in PHASES if p not in blocked)
-            result = run_point(replace(point, phases=phases), ctx)
+            result, attempts = run_point(replace(point, phases=phases), ctx), 1
+            while result.others_cpu_pct > s.contended_cpu_pct and attempts <= s.contended_retries:
+                log.info("%s %g s: other processes used %.0f %% of the CPUs; measuring again", point.series.label,
+                         point.length_s, result.others_cpu_pct)
+                wait_for_quiet(s.quiet_wait_s, s.contended_cpu_pct)
+                again, attempts = run_point(replace(point, phases=phases), ctx), attempts + 1
+                if again.others_cpu_pct < result.others_cpu_pct:  # keep the least disturbed measurement
+                    result = again
         row = row_for(point, result, dict(blocked))
+        row["attempts"] = attempts
+        previous_rss_gib = result.max_rss_gib if result is not None else 0.0
         rows.append(row)
         for phase in PHASES:
             status = row[f"{phase}_status"]
@@ -225,9 +298,9 @@ def run_all(settings: BenchSettings, points: Iterable[Point] | None = None) -> l
         if row["train_status"] == "oom" and "infer" not in blocked:  # as the worker does at the same length
             blocked["infer"] = Blocked("skipped", point.length_s, "training ran out of memory")
         log.info(
-            "%-45s %6.0f s  infer %-7s %8.3f s (RTF %.4f)  train %-7s %8.3f s  peak %6.2f GiB  [%.0f s]",
-            point.series.label, point.length_s, row["infer_status"], row["infer_median_s"], row["rtf_median"],
-            row["train_status"], row["train_median_s"], row["train_peak_gib"], time.monotonic() - started,
+            "%-45s %6.0f s  train %-7s %8.3f s  peak %6.2f GiB  infer %-7s %8.3f s (RTF %.4f)  [%.0f s, others %s %% CPU]",
+            point.series.label, point.length_s, row["train_status"], row["train_median_s"], row["train_peak_gib"],
+            row["infer_status"], row["infer_median_s"], row["rtf_median"], time.monotonic() - started, row["others_cpu_pct"],
         )
     return rows
 

@@ -57,11 +57,15 @@ class BenchSettings:
     tokens_per_second: float = 2.5
     warmup: int = 1
     repeats: int = 3
-    phase_budget_s: float = 30.0
+    phase_budget_s: float = 2.0
+    single_run_s: float = 20.0  # a warm-up run at least this long is kept as the one timed run
     point_timeout_s: float = 300.0
     memory_limit_gib: float = 16.0  # CPU: address space allowed above the worker's size after set-up
     cuda_memory_limit_gib: float | None = None  # CUDA: None = the whole device
     fit_min_s: float = 20.0
+    contended_cpu_pct: float = 10.0  # other processes above this share of the CPUs during a point: measure again
+    contended_retries: int = 2
+    quiet_wait_s: float = 60.0  # before measuring again, wait up to this long for the machine to calm down
     reference_mixer: str = "summarymixing"
     frame_shift_ms: float = 10.0
     n_mels: int = 80

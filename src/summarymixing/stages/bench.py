@@ -47,7 +47,10 @@ QUICK_ARCHITECTURE = {
     "d_model": 32, "nhead": 2, "num_encoder_layers": 2, "num_decoder_layers": 1, "d_ffn": 64,
     "kernel_size": 7, "csgu_linear_units": 64, "dropout": 0.1,
 }  # fmt: skip
-QUICK_OVERRIDES = {"lengths_s": (1.0, 2.0), "warmup": 0, "repeats": 1, "vocab_size": 32, "threads": 1, "fit_min_s": 1.0}
+QUICK_OVERRIDES = {
+    "lengths_s": (1.0, 2.0), "warmup": 0, "repeats": 1, "vocab_size": 32, "threads": 1, "fit_min_s": 1.0,
+    "contended_retries": 0,  # a smoke test: never wait for a busy machine
+}  # fmt: skip
 
 
 def csv_path(name: str) -> Path:
@@ -175,11 +178,11 @@ def run(args: argparse.Namespace) -> None:
         elapsed = time.monotonic() - started
         extra["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         extra["wall time"] = f"{elapsed / 60:.1f} min"
-        loads = [float(r["load_1min"]) for r in rows if r.get("load_1min") not in ("", None)]
+        others = sorted(float(r["others_cpu_pct"]) for r in rows if r.get("others_cpu_pct") not in ("", None))
         extra["machine load"] = (
-            f"1-min load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end, "
-            f"{max(loads, default=float('nan')):.2f} at most after a point, on {os.cpu_count()} CPUs "
-            f"(the bench itself accounts for ~{settings.threads}; per point in the CSV)"
+            f"1-min load average {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end (on {os.cpu_count()} CPUs); "
+            f"other processes used {others[len(others) // 2] if others else float('nan'):.0f} % of the CPUs during the "
+            f"median point, {max(others, default=float('nan')):.0f} % at most (`others_cpu_pct` per point in the CSV)"
         )
         log.info("bench: measured in %.1f min", elapsed / 60)
     title = f"summarymixing bench on {settings.device} ({rows[0].get('device_name', '') if rows else ''}), {settings.threads} threads, {settings.precision}, batch {settings.batch_size}"
