@@ -103,8 +103,8 @@ def markdown_table(df, splits: list[str]) -> str:
     for split in splits:
         table[f"{split} WER %"] = df[f"{split} WER"].map("{:.2f}".format)
         table[f"{split} CER %"] = df[f"{split} CER"].map("{:.2f}".format)
-    table["Device-hours"] = df["device_hours"].map("{:.3f}".format)
-    table["Peak mem. (GB)"] = df["peak_memory_gb"].map("{:.2f}".format)
+    table["Train device-hours"] = df["device_hours"].map("{:.3f}".format)  # the paper's "GPU hours"
+    table["Train peak mem. (GB)"] = df["peak_memory_gb"].map("{:.2f}".format)  # the paper's "VRAM"
     table["Epochs"] = df["epochs"]
     return table.to_markdown(index=False)
 
@@ -134,8 +134,9 @@ def render(df, params: dict, dataset: str) -> str:
         "- **Scoring**: jiwer `process_words`/`process_characters`; references as distributed (upper case, "
         "apostrophes kept), hypotheses upper-cased with spaces collapsed. Per-utterance alignments in "
         f"`exp/{dataset}/<model>/alignments/`.",
-        f"- **Cost**: training wall time x devices on {devices}; peak memory = {memory_kinds} "
-        "(CPU peak RSS includes the Python process; CUDA counts allocated tensors).",
+        f"- **Cost** (the paper's GPU-hours and VRAM columns): training wall time x devices on {devices}, "
+        f"summed over resumed runs; peak memory = {memory_kinds} "
+        "(CPU: peak resident set size of the training process; CUDA: peak allocated tensor memory).",
         "",
     ]
     for decoder in ("joint_beam", "ctc_greedy"):
