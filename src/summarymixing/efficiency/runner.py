@@ -165,7 +165,7 @@ def _own_cpu_seconds(exclude: int | None = None) -> float:
     return total
 
 
-def wait_for_quiet(max_wait_s: float, threshold_pct: float, window_s: float = 2.0) -> float:
+def wait_for_quiet(max_wait_s: float, threshold_pct: float, window_s: float = 1.0) -> float:
     """Wait until other processes use less than ``threshold_pct`` of the CPUs over ``window_s``, at most
     ``max_wait_s``; returns the share they used in the last window."""
     deadline = time.monotonic() + max_wait_s

@@ -202,7 +202,7 @@ def repeat_timed(
     A warm-up call that alone takes ``single_run_s`` or more is kept as the one timed run: a second run
     would double the cost of the longest points, and next to a run that long the one-time costs a warm-up
     excludes (first-touch allocation, oneDNN primitive creation; measured here at about 1 s for a
-    SummaryMixing encoder step at 4,000 frames) are a few percent. They inflate that run slightly.
+    SummaryMixing encoder step at 4,000 frames) are at most ~10 % of it. They inflate that run a little.
     Returns the times and a note saying so (empty otherwise).
     """
     for _ in range(warmup):
