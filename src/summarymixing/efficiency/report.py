@@ -261,8 +261,8 @@ def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, proven
         "the token mixer itself costs. Same training step and inference as scope `encoder`.",
         f"- **time**: per utterance, median (and min) of up to {settings.repeats} timed runs after {settings.warmup} "
         f"warm-up run(s), fewer once a phase has spent {settings.phase_budget_s:g} s; a warm-up run of "
-        f"{settings.single_run_s:g} s or more is kept as the one timed run (slightly inflated by one-time costs, "
-        "about 1 s here). **RTF** = inference seconds / audio seconds. A point during which other processes used "
+        f"{settings.single_run_s:g} s or more is kept as the one timed run (inflated by first-touch page faults; "
+        "such points say so in the CSV's note). **RTF** = inference seconds / audio seconds. A point during which other processes used "
         f"more than {settings.contended_cpu_pct:g} % of the CPUs is measured again (up to {settings.contended_retries} "
         "times, the least disturbed kept); what remains disturbed is marked †.",
         "- **memory**: peak during the training step *above the baseline* taken after model construction "

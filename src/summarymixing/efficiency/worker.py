@@ -199,10 +199,10 @@ def repeat_timed(
 ) -> tuple[list[float], str]:
     """``warmup`` untimed calls, then up to ``repeats`` timed ones, stopping past ``budget_s`` (>= 1 timed).
 
-    A warm-up call that alone takes ``single_run_s`` or more is kept as the one timed run: a second run
-    would double the cost of the longest points, and next to a run that long the one-time costs a warm-up
-    excludes (first-touch allocation, oneDNN primitive creation; measured here at about 1 s for a
-    SummaryMixing encoder step at 4,000 frames) are at most ~10 % of it. They inflate that run a little.
+    A warm-up call that alone takes ``single_run_s`` or more is kept as the one timed run, so that the
+    longest points do not cost twice. That run is biased upward by the one-time costs a warm-up excludes,
+    mostly first-touch page faults on the step's memory: measured here, a SummaryMixing encoder step at
+    8,000 frames takes 17.5 s cold and 9.9 s warm. Hence the default of 120 s, beyond every CPU point.
     Returns the times and a note saying so (empty otherwise).
     """
     for _ in range(warmup):
