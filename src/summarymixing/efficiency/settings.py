@@ -58,7 +58,7 @@ class BenchSettings:
     warmup: int = 1
     repeats: int = 3
     phase_budget_s: float = 2.0
-    single_run_s: float = 120.0  # a warm-up run at least this long is kept as the one timed run
+    single_run_s: float = 60.0  # a warm-up run at least this long is kept as the one timed run
     point_timeout_s: float = 300.0
     memory_limit_gib: float = 16.0  # CPU: address space allowed above the worker's size after set-up
     cuda_memory_limit_gib: float | None = None  # CUDA: None = the whole device

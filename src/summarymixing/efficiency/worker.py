@@ -200,9 +200,12 @@ def repeat_timed(
     """``warmup`` untimed calls, then up to ``repeats`` timed ones, stopping past ``budget_s`` (>= 1 timed).
 
     A warm-up call that alone takes ``single_run_s`` or more is kept as the one timed run, so that the
-    longest points do not cost twice. That run is biased upward by the one-time costs a warm-up excludes,
-    mostly first-touch page faults on the step's memory: measured here, a SummaryMixing encoder step at
-    8,000 frames takes 17.5 s cold and 9.9 s warm. Hence the default of 120 s, beyond every CPU point.
+    longest points do not cost twice. Such a run includes the one-time costs a warm-up excludes, mostly
+    first-touch page faults on the step's memory, and how much they weigh depends on the model: measured
+    here, a SummaryMixing encoder step at 8,000 frames takes 17.5 s cold and 9.9 s warm (its buffers are
+    reused from step to step), while an MHSA encoder step at 4,000 frames took 62-71 s cold and 77 s
+    warm (its T x T buffers are too large to be kept: every step maps them afresh). The default, 60 s,
+    only lets the latter run once.
     Returns the times and a note saying so (empty otherwise).
     """
     for _ in range(warmup):
