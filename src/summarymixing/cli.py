@@ -40,7 +40,7 @@ STAGES = {
 
 NEEDS_DATASET = {"source", "download", "prepare", "tokenizer", "features", "train", "decode", "score", "aggregate"}
 NEEDS_MODEL = {"train", "decode", "score"}
-EXTRA_ARGUMENTS: set[str] = set()  # stages whose module defines add_arguments(parser)
+EXTRA_ARGUMENTS = {"bench"}  # stages whose module defines add_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
