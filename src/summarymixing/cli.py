@@ -66,6 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    from .environment import BrokenEnvironment, require_core
+
+    try:
+        # before anything else: a torch/torchaudio mismatch would otherwise surface as a traceback
+        # from deep inside SpeechBrain's imports
+        require_core()
+    except BrokenEnvironment as e:
+        print(f"summarymixing: {e}", file=sys.stderr)
+        return 1
     module = importlib.import_module(f"summarymixing.stages.{args.stage}")
     try:
         module.run(args)
