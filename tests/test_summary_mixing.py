@@ -78,10 +78,31 @@ def test_combiner_sees_local_and_summary():
     torch.testing.assert_close(out, expected)
 
 
-def test_fast_mode_uses_one_fused_projection():
-    module = make("SummaryMixing-fast", nhead=2)
-    linears = [m for m in module.modules() if isinstance(m, HeadwiseLinear)]
-    assert len(linears) == 1 and linears[0].out_features == 2 * D
+def test_fast_mode_uses_one_full_fused_projection():
+    """[f(x_t); s(x_t)] = GELU(W x_t + b), W a full (not headwise) 2D x D matrix; c = Linear(2D -> D) + GELU."""
+    module = make("SummaryMixing-fast", nhead=4)
+    assert not [m for m in module.modules() if isinstance(m, (HeadwiseLinear, torch.nn.LayerNorm))]
+    projection, combiner = module.fused_proj[0], module.combiner[0]
+    assert (projection.in_features, projection.out_features) == (D, 2 * D)
+    assert (combiner.in_features, combiner.out_features) == (2 * D, D)
+    x = torch.randn(1, 3, D)
+    out, _ = module(x)
+    with torch.no_grad():
+        f, s = module.fused_proj(x).split(D, dim=-1)
+        expected = module.combiner(torch.cat([f, s.mean(1, keepdim=True).expand_as(s)], dim=-1))
+    torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("nhead", [2, 4])
+def test_fast_mode_f_and_s_see_every_input_feature(nhead):
+    module = make("SummaryMixing-fast", nhead=nhead)
+    jacobian = torch.autograd.functional.jacobian(module.fused_proj, torch.randn(D))  # (2D, D): d[f; s] / dx
+    assert (jacobian[:D] != 0).all() and (jacobian[D:] != 0).all()  # f and s: every output reads every input
+
+
+def test_fast_mode_has_no_layernorm():
+    with pytest.raises(ValueError, match="no LayerNorm"):
+        SummaryMixing(D, mode="SummaryMixing-fast", use_layernorm=True)
 
 
 def test_headwise_linear_is_block_diagonal():
@@ -156,31 +177,33 @@ def test_plugs_into_speechbrain_encoders(encoder):
     kpm = padding_mask([12, 8], 12)
     out, _ = enc(x, src_key_padding_mask=kpm)
     assert out.shape == (2, 12, D)
-    out_long, _ = enc(torch.cat([x, torch.randn(2, 5, D)], 1), src_key_padding_mask=padding_mask([12, 8], 17))
-    if encoder != "branchformer":  # SpeechBrain's cgMLP convolution does not mask padding (see its source)
+    x_long = torch.cat([x, torch.randn(2, 5, D)], 1)
+    x_long[1, 8:] = 50.0  # different padding
+    out_long, _ = enc(x_long, src_key_padding_mask=padding_mask([12, 8], 17))
+    if encoder == "transformer":  # Conformer and Branchformer convolutions read padded frames (test_mixers.py)
         torch.testing.assert_close(out_long[1, :8], out[1, :8], atol=1e-5, rtol=1e-4)
 
 
 def _model(encoder, mixer):
-    from summarymixing.models.asr import AttentionCTCModel
+    from summarymixing.models.seq2seq import EncoderDecoderModel
 
     arch = {"encoder": encoder, "d_model": D, "nhead": 2, "num_encoder_layers": 2, "num_decoder_layers": 1,
-            "d_ffn": 32, "kernel_size": 3, "csgu_linear_units": 32, "dropout": 0.0, "mixer": mixer}
+            "d_ffn": 32, "kernel_size": 3, "csgu_linear_units": 32, "dropout": 0.0, "mixer": mixer, "decoder": None}
     torch.manual_seed(0)
-    return AttentionCTCModel(arch, n_tokens=10, n_mels=16).eval()
+    return EncoderDecoderModel(arch, n_tokens=10, n_mels=16).eval()
 
 
 def test_summarymixing_encoder_has_no_positional_encoding():
-    """A Transformer encoder with SummaryMixing and no positions is permutation-equivariant over time."""
+    """Transformer layers with SummaryMixing and no positions are permutation-equivariant over time."""
     sm = _model("transformer", {"type": "summarymixing", "mode": "SummaryMixing", "dropout": 0.0})
     mha = _model("transformer", {"type": "attention", "attention_type": "regularMHA"})
-    src = torch.randn(1, 9, 32 * 4)  # after the CNN front-end: (B, T, 640-like)
+    x = torch.randn(1, 9, D)  # after the CNN front-end and input projection
+    no_padding = torch.zeros(1, 9, dtype=torch.bool)
     perm = torch.randperm(9)
-    rel = torch.ones(1)
     with torch.no_grad():
-        out, out_perm = sm.transformer.encode(src, rel), sm.transformer.encode(src[:, perm], rel)
+        out, out_perm = sm.encoder.forward_layers(x, no_padding), sm.encoder.forward_layers(x[:, perm], no_padding)
         torch.testing.assert_close(out_perm, out[:, perm])
-        ref, ref_perm = mha.transformer.encode(src, rel), mha.transformer.encode(src[:, perm], rel)
+        ref, ref_perm = mha.encoder.forward_layers(x, no_padding), mha.encoder.forward_layers(x[:, perm], no_padding)
         assert not torch.allclose(ref_perm, ref[:, perm], atol=1e-4)  # absolute positions break symmetry
 
 
@@ -196,4 +219,4 @@ def test_asr_model_decoder_still_has_positions(encoder, mixer):
     enc, p_ctc, p_seq = model(feats, rel, tokens_bos)
     assert enc.shape == (2, 10, D) and p_ctc.shape == (2, 10, 10) and p_seq.shape == (2, 5, 10)
     torch.testing.assert_close(p_seq.exp().sum(-1), torch.ones(2, 5))
-    assert model.transformer.positional_encoding_decoder is not None
+    assert model.decoder.positional_encoding is not None

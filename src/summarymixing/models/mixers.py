@@ -1,38 +1,55 @@
-"""Token mixers and how they are put into SpeechBrain's encoders, by composition.
+"""Token mixers and how each is put into SpeechBrain's encoders, by composition.
 
 SpeechBrain builds every encoder layer with a self-attention module: ``mha_layer`` in
 ``ConformerEncoderLayer`` and ``BranchformerEncoderLayer``, ``self_att`` in ``TransformerEncoderLayer``.
 All of them are called as ``module(x, x, x, attn_mask=, key_padding_mask=, pos_embs=) -> (out, attn)``.
-A mixer with that signature (``SummaryMixing``) replaces the module in place: no SpeechBrain file is
-copied or patched.
+A mixer with that signature replaces the module in place: no SpeechBrain file is copied or patched.
 
-Mixer names (``params.yaml: mixers``):
-    mhsa                 SpeechBrain RelPosMHAXL (relative positions), the paper's MHSA baseline
-    mha                  SpeechBrain regular MultiheadAttention with absolute sinusoidal positions
-    summarymixing*       SummaryMixing in one of its modes, no positional encoding
+A mixer *type* (``params.yaml: mixers.<name>.type``) says, in ``MIXER_TYPES``:
+    build_as      the ``attention_type`` SpeechBrain builds the encoder with
+    positions     the positional information the encoder then needs: ``relative`` (RelPosMHAXL's
+                  embeddings, passed to every layer), ``absolute`` (sinusoids added to the input) or None
+    install       what replaces SpeechBrain's modules afterwards (None: SpeechBrain's own mixer is used)
+    encoders      the encoders it applies to (None: every encoder with a mixer)
+
+Adding a mixer is one entry here (and its module): the stages never look at mixer types.
+
+Types and what SpeechBrain (1.1) does with them:
+    attention      SpeechBrain's MHSA: RelPosMHAXL (relative positions) or regularMHA (absolute).
+    summarymixing  ``SummaryMixing`` (and -lite, -fast) in place of every self-attention; no positions.
+    hypermixer     SpeechBrain's own ``HyperMixing`` (``attention_type: hypermixing``), which all three
+                   layer types build natively (token-mixing hidden size d_ffn in Conformer and
+                   Transformer layers, 4 * d_model in Branchformer layers). It masks padded frames out
+                   of its input and of the generated token-mixing weights, and adds absolute sinusoids
+                   to its hypernetwork's input itself, so the encoder adds no positions (as
+                   ``TransformerASR.encode`` does for hypermixing). Its "attention weights" are a
+                   (B, T, T) tensor of zeros, which the encoder holds for every layer until its forward
+                   returns: memory quadratic in T that the mixer itself does not need.
+    fastformer     ``FastFormerAttention`` (additive attention) in place of every self-attention, with
+                   absolute sinusoids added to the encoder input (as ESPnet requires for it).
+    cnnonly        Branchformer only: every layer keeps its cgMLP branch alone (``CnnOnlyLayer``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from torch import nn
 
+from .branchformer import install_cnn_only
+from .fastformer import FastFormerAttention
 from .summary_mixing import SummaryMixing
 
 MIXER_ATTRIBUTES = ("mha_layer", "self_att")  # Conformer/Branchformer, Transformer
 
 
-def attention_type(mixer_cfg: dict[str, Any]) -> str:
-    """The SpeechBrain ``attention_type`` to build the encoder with before any mixer is swapped in.
-
-    SummaryMixing encoders are built as RelPosMHAXL because SpeechBrain then feeds the decoder its own
-    absolute positional encoding and the encoder layers a separate relative one, which
-    ``remove_encoder_positions`` can drop without touching the decoder.
-    """
-    if mixer_cfg["type"] == "attention":
-        return mixer_cfg["attention_type"]
-    return "RelPosMHAXL"
+@dataclass(frozen=True)
+class MixerType:
+    build_as: Callable[[dict[str, Any]], str]
+    positions: Callable[[dict[str, Any]], Optional[str]]
+    install: Optional[Callable[[nn.Module, dict[str, Any], dict[str, Any]], None]] = None
+    encoders: Optional[tuple[str, ...]] = None
 
 
 def build_summary_mixing(mixer_cfg: dict[str, Any], d_model: int, nhead: int, dropout: float = 0.0) -> SummaryMixing:
@@ -40,6 +57,7 @@ def build_summary_mixing(mixer_cfg: dict[str, Any], d_model: int, nhead: int, dr
 
     Null dims mean ``d_model``, a null ``nhead`` the model's ``nhead``, a null ``dropout`` the model's.
     """
+
     def dims(key: str) -> list[int] | None:
         value = mixer_cfg.get(key)
         return list(value) if value is not None else None
@@ -80,19 +98,60 @@ def replace_mixers(encoder: nn.Module, make_mixer: Callable[[], nn.Module]) -> i
     return replaced
 
 
-class NoPositionalEncoding(nn.Module):
-    """Stands in for the encoder's relative positional encoding: the layers receive ``pos_embs=None``."""
+def build_fastformer(
+    mixer_cfg: dict[str, Any], d_model: int, nhead: int, dropout: float = 0.0
+) -> FastFormerAttention:
+    """A ``FastFormerAttention`` from a ``mixers.<name>`` block: null ``nhead``/``dropout`` mean the model's."""
+    return FastFormerAttention(
+        d_model,
+        nhead=mixer_cfg.get("nhead") or nhead,
+        dropout=dropout if mixer_cfg.get("dropout") is None else mixer_cfg["dropout"],
+        share_query_value=mixer_cfg.get("share_query_value", True),
+    )
 
-    def forward(self, x):  # noqa: D102
-        return None
+
+def install_summary_mixing(encoder: nn.Module, mixer_cfg: dict[str, Any], arch: dict[str, Any]) -> None:
+    replace_mixers(
+        encoder, lambda: build_summary_mixing(mixer_cfg, arch["d_model"], arch["nhead"], arch.get("dropout", 0.1))
+    )
 
 
-def remove_encoder_positions(transformer: nn.Module) -> None:
-    """Drop the positional encoding of a RelPosMHAXL-built ``TransformerASR`` encoder (not its decoder).
+def install_fastformer(encoder: nn.Module, mixer_cfg: dict[str, Any], arch: dict[str, Any]) -> None:
+    replace_mixers(
+        encoder, lambda: build_fastformer(mixer_cfg, arch["d_model"], arch["nhead"], arch.get("dropout", 0.1))
+    )
 
-    ``TransformerASR.encode`` computes ``pos_embs = self.positional_encoding(src)`` for RelPosMHAXL and
-    passes it to every layer; the decoder uses ``positional_encoding_decoder``, which is kept.
-    """
-    if transformer.attention_type != "RelPosMHAXL":
-        raise ValueError("remove_encoder_positions expects a TransformerASR built with attention_type='RelPosMHAXL'")
-    transformer.positional_encoding = NoPositionalEncoding()
+
+MIXER_TYPES: dict[str, MixerType] = {
+    # SpeechBrain's MHSA: RelPosMHAXL (relative positions, the paper's baseline) or regularMHA (absolute)
+    "attention": MixerType(
+        build_as=lambda cfg: cfg["attention_type"],
+        positions=lambda cfg: "relative" if cfg["attention_type"] == "RelPosMHAXL" else "absolute",
+    ),
+    # SummaryMixing (and -lite, -fast): no positional encoding, as in the paper's recipes
+    "summarymixing": MixerType(build_as=lambda cfg: "regularMHA", positions=lambda cfg: None, install=install_summary_mixing),
+    # HyperMixer: SpeechBrain's HyperMixing, which adds its own positions to its hypernetwork's input
+    "hypermixer": MixerType(build_as=lambda cfg: "hypermixing", positions=lambda cfg: None),
+    # FastFormer additive attention, absolute positions on the encoder input
+    "fastformer": MixerType(
+        build_as=lambda cfg: "regularMHA", positions=lambda cfg: "absolute", install=install_fastformer
+    ),
+    # the Branchformer's cgMLP branch alone, no global mixer and no positions
+    "cnnonly": MixerType(
+        build_as=lambda cfg: "regularMHA",
+        positions=lambda cfg: None,
+        install=install_cnn_only,
+        encoders=("branchformer",),
+    ),
+}
+
+
+def mixer_type(mixer_cfg: dict[str, Any], encoder: Optional[str] = None) -> MixerType:
+    """The ``MixerType`` of a ``mixers.<name>`` block; with ``encoder``, raises unless it applies to it."""
+    try:
+        kind = MIXER_TYPES[mixer_cfg["type"]]
+    except KeyError:
+        raise ValueError(f"unknown mixer type {mixer_cfg.get('type')!r} (known: {', '.join(MIXER_TYPES)})") from None
+    if encoder is not None and kind.encoders is not None and encoder not in kind.encoders:
+        raise ValueError(f"mixer type {mixer_cfg['type']!r} applies to {', '.join(kind.encoders)} only, not {encoder!r}")
+    return kind

@@ -13,10 +13,13 @@ Modes:
     SummaryMixing       f, s and c as above.
     SummaryMixing-lite  h_t = s_bar for every t (no f, no c); local context comes from elsewhere
                         (the cgMLP branch of a Branchformer, the convolution module of a Conformer).
-    SummaryMixing-fast  one fused projection gives [f(x_t); s(x_t)] in a single matmul.
+    SummaryMixing-fast  [f(x_t); s(x_t)] = GELU(W x_t + b), one full Linear(D -> 2L) split in halves;
+                        no LayerNorm; c = Linear(2L -> D) + GELU.
 
-Multi-head: with H heads, x_t is split into H blocks of D/H features and f and s are block-diagonal
-(one small MLP per head, computed for all heads in one batched matmul); c mixes across heads.
+Multi-head (SummaryMixing and -lite): with H heads, x_t is split into H blocks of D/H features and f and
+s are block-diagonal (one small MLP per head, computed for all heads in one batched matmul); c mixes
+across heads. The fused projection of -fast is never split by head: each of its 2L outputs reads all D
+input features, so f and s both see the whole frame whatever H is.
 
 Streaming: an optional time mask M (T x T, True = may not see) turns the summary into
 s_bar_t = sum_j M'_tj m_j s(x_j) / sum_j M'_tj m_j with M' = not M, e.g. a Dynamic-Chunk-Training mask
@@ -87,14 +90,15 @@ class SummaryMixing(nn.Module):
     Arguments
     ---------
     d_model: input and output size D.
-    nhead: number of heads H of the block-diagonal f and s.
+    nhead: number of heads H of the block-diagonal f and s (no effect in -fast mode).
     mode: ``SummaryMixing``, ``SummaryMixing-lite`` or ``SummaryMixing-fast``.
     local_proj_hid_dim: hidden sizes of f (default ``[d_model]``).
     local_proj_out_dim: output size of f (default ``d_model``).
     summary_hid_dim: hidden sizes of s (default ``[d_model]``).
     summary_out_dim: output size of s (default ``d_model``; must be ``d_model`` in lite mode).
     dropout: dropout on [f; s_bar] before the combiner.
-    use_layernorm: LayerNorm on f(x_t) and on s_bar before the combiner (the SpeechBrain-0.5 variant).
+    use_layernorm: LayerNorm on f(x_t) and on s_bar before the combiner (the SpeechBrain-0.5 variant);
+        not available in -fast mode, which has none.
     """
 
     def __init__(
@@ -112,6 +116,8 @@ class SummaryMixing(nn.Module):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"SummaryMixing: unknown mode {mode!r} (expected one of {', '.join(MODES)})")
+        if mode == "SummaryMixing-fast" and use_layernorm:
+            raise ValueError("SummaryMixing-fast has no LayerNorm: use_layernorm must be False")
         self.mode = mode
         local_hid = list(local_proj_hid_dim) if local_proj_hid_dim is not None else [d_model]
         local_out = local_proj_out_dim or d_model
@@ -125,9 +131,9 @@ class SummaryMixing(nn.Module):
             if summary_out != d_model:
                 raise ValueError(f"SummaryMixing-lite outputs the summary itself: summary_out_dim must be d_model={d_model}")
             self.summary_proj = headwise_mlp(d_model, summary_hid, summary_out, nhead)  # s
-        else:  # SummaryMixing-fast: [f(x_t); s(x_t)] from one projection
+        else:  # SummaryMixing-fast: [f(x_t); s(x_t)] = GELU(W x_t + b), one full (not headwise) projection
             summary_out = local_out
-            self.fused_proj = headwise_mlp(d_model, [], 2 * local_out, nhead)
+            self.fused_proj = nn.Sequential(nn.Linear(d_model, 2 * local_out), nn.GELU())
         if mode != "SummaryMixing-lite":
             self.local_norm = nn.LayerNorm(local_out) if use_layernorm else nn.Identity()
             self.summary_norm = nn.LayerNorm(summary_out) if use_layernorm else nn.Identity()
