@@ -6,6 +6,7 @@ import argparse
 import io
 import json
 import re
+import subprocess
 import tarfile
 import threading
 import urllib.parse
@@ -16,9 +17,9 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from conftest import write_librispeech_split
-from summarymixing.corpora.fetch import extract_tar, fetch, part_path
+from summarymixing.corpora.fetch import extract_tar, fetch, part_path, split_checksum
 from summarymixing.corpora.librispeech import download_librispeech
-from summarymixing.io import md5sum
+from summarymixing.io import file_checksum, md5sum
 from summarymixing.stages import download as download_stage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,8 +101,10 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., ArchiveServ
         server.server_close()
 
 
-def make_archive(archive_dir: Path, split: str, build_dir: Path, content_split: str | None = None) -> dict[str, Any]:
-    """An openslr-style ``<split>.tar.gz`` (members under ``LibriSpeech/<content_split or split>/``)."""
+def make_archive(archive_dir: Path, split: str, build_dir: Path, content_split: str | None = None,
+                 base_url: str | None = None) -> dict[str, Any]:
+    """An openslr-style ``<split>.tar.gz`` (members under ``LibriSpeech/<content_split or split>/``) and its
+    ``source.json`` entry (``url`` = ``base_url/<file>``, else the local path)."""
     tree = build_dir / split / "LibriSpeech"
     write_librispeech_split(tree, content_split or split, TRANSCRIPTS)
     (tree / "README.TXT").write_text("a tiny LibriSpeech lookalike\n")
@@ -109,52 +112,57 @@ def make_archive(archive_dir: Path, split: str, build_dir: Path, content_split: 
     archive = archive_dir / f"{split}.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tree, arcname="LibriSpeech")
-    return {"split": split, "file": archive.name, "md5": md5sum(archive), "bytes": archive.stat().st_size}
+    url = f"{base_url}/{archive.name}" if base_url else str(archive)
+    return {"file": archive.name, "url": url, "checksum": f"md5:{md5sum(archive)}", "bytes": archive.stat().st_size}
 
 
-def assert_split_extracted(corpus_root: Path, split: str) -> None:
-    split_dir = corpus_root / split
-    assert (split_dir / ".completed").is_file()
+def md5_of(entry: dict[str, Any]) -> str:
+    return entry["checksum"].removeprefix("md5:")
+
+
+def assert_split_extracted(archive_dir: Path, split: str) -> None:
+    split_dir = archive_dir / "LibriSpeech" / split
+    assert (archive_dir / ".completed").is_file()
     assert (split_dir / "19" / "198" / "19-198-0000.flac").is_file()
     assert (split_dir / "26" / "495" / "26-495.trans.txt").read_text().startswith("26-495-0000 ANOTHER ONE")
 
 
 def test_download_verify_extract_then_skip(tmp_path: Path, serve: Callable[..., ArchiveServer]) -> None:
     remote = tmp_path / "remote"
-    archives = [make_archive(remote, split, tmp_path / "build") for split in ("dev-clean", "test-clean")]
-    archives[1]["bytes"] = None  # source.json may not know the size
     server = serve(remote)
-    target, archives_dir = tmp_path / "corpus", tmp_path / "archives"
+    archives = {split: make_archive(remote, split, tmp_path / "build", base_url=server.url) for split in ("dev-clean", "test-clean")}
+    archives["test-clean"]["bytes"] = None  # source.json may not know the size
+    archives_dir = tmp_path / "archives"
 
-    corpus_root = download_librispeech(target, archives, server.url, archives_dir)
-
-    assert corpus_root == target / "LibriSpeech"
-    for entry in archives:
-        assert_split_extracted(corpus_root, entry["split"])
-        assert md5sum(archives_dir / entry["file"]) == entry["md5"]
+    for split, entry in archives.items():
+        target = tmp_path / "corpus" / split
+        assert download_librispeech(entry, archives_dir, target) == target
+        assert_split_extracted(target, split)
+        assert (target / "LibriSpeech" / "README.TXT").is_file()
+        assert md5sum(archives_dir / entry["file"]) == md5_of(entry)
         assert not part_path(archives_dir / entry["file"]).exists()
-    assert (corpus_root / "README.TXT").is_file()
-    assert not [p for p in target.iterdir() if p.name.endswith(".extracting")]
+        assert not [p for p in target.rglob("*.extracting")]
     requests_after_first_run = len(server.requests)
 
-    assert download_librispeech(target, archives, server.url, archives_dir) == corpus_root
+    for split, entry in archives.items():
+        download_librispeech(entry, archives_dir, tmp_path / "corpus" / split)
     assert len(server.requests) == requests_after_first_run
 
 
 def test_corrupted_archive_is_rejected_and_deleted(tmp_path: Path, serve: Callable[..., ArchiveServer]) -> None:
     remote = tmp_path / "remote"
-    entry = make_archive(remote, "dev-clean", tmp_path / "build")
+    server = serve(remote)
+    entry = make_archive(remote, "dev-clean", tmp_path / "build", base_url=server.url)
     served = remote / entry["file"]
     data = bytearray(served.read_bytes())
     data[len(data) // 2] ^= 0xFF
     served.write_bytes(bytes(data))
-    server = serve(remote)
-    target, archives_dir = tmp_path / "corpus", tmp_path / "archives"
+    target, archives_dir = tmp_path / "corpus" / "dev-clean", tmp_path / "archives"
 
-    with pytest.raises(ValueError, match=r"md5 mismatch.*dev-clean\.tar\.gz") as excinfo:
-        download_librispeech(target, [entry], server.url, archives_dir)
+    with pytest.raises(ValueError, match=rf"md5 mismatch for {re.escape(entry['url'])}") as excinfo:
+        download_librispeech(entry, archives_dir, target)
 
-    assert entry["md5"] in str(excinfo.value) and md5sum(served) in str(excinfo.value)
+    assert md5_of(entry) in str(excinfo.value) and md5sum(served) in str(excinfo.value)
     assert not (target / "LibriSpeech" / "dev-clean").exists()
     assert not (archives_dir / entry["file"]).exists()
     assert not part_path(archives_dir / entry["file"]).exists()
@@ -166,9 +174,9 @@ def test_interrupted_download_resumes_with_range(tmp_path: Path, serve: Callable
     server.truncate_responses = 1
     dest = tmp_path / "archives" / entry["file"]
 
-    fetch(f"{server.url}/{entry['file']}", dest, entry["md5"], entry["bytes"], backoff_s=0)
+    fetch(f"{server.url}/{entry['file']}", dest, entry["checksum"], entry["bytes"], backoff_s=0)
 
-    assert md5sum(dest) == entry["md5"]
+    assert md5sum(dest) == md5_of(entry)
     assert [r for _, r in server.requests] == [None, f"bytes={entry['bytes'] // 2}-"]
 
 
@@ -179,13 +187,13 @@ def test_partial_file_is_resumed_by_the_next_call(tmp_path: Path, serve: Callabl
     url, dest = f"{server.url}/{entry['file']}", tmp_path / "archives" / entry["file"]
 
     with pytest.raises(ConnectionError, match="resumes"):
-        fetch(url, dest, entry["md5"], retries=1)
+        fetch(url, dest, entry["checksum"], retries=1)
     half = entry["bytes"] // 2
     assert part_path(dest).stat().st_size == half and not dest.exists()
 
-    fetch(url, dest, entry["md5"])
+    fetch(url, dest, entry["checksum"])
 
-    assert md5sum(dest) == entry["md5"]
+    assert md5sum(dest) == md5_of(entry)
     assert server.requests[-1][1] == f"bytes={half}-"
     assert not part_path(dest).exists()
 
@@ -197,9 +205,9 @@ def test_server_ignoring_range_restarts_from_scratch(tmp_path: Path, serve: Call
     dest.parent.mkdir()
     part_path(dest).write_bytes(b"garbage from an older attempt")
 
-    fetch(f"{server.url}/{entry['file']}", dest, entry["md5"])
+    fetch(f"{server.url}/{entry['file']}", dest, entry["checksum"])
 
-    assert md5sum(dest) == entry["md5"]
+    assert md5sum(dest) == md5_of(entry)
     assert server.requests[0][1] == "bytes=29-"
 
 
@@ -210,8 +218,8 @@ def test_complete_partial_file_is_not_downloaded_again(tmp_path: Path, serve: Ca
     dest.parent.mkdir()
     part_path(dest).write_bytes((tmp_path / "remote" / entry["file"]).read_bytes())
 
-    fetch(url, dest, entry["md5"])  # size unknown: the server answers 416 with the total size
-    assert md5sum(dest) == entry["md5"]
+    fetch(url, dest, entry["checksum"])  # size unknown: the server answers 416 with the total size
+    assert md5sum(dest) == md5_of(entry)
     assert [r for _, r in server.requests] == [f"bytes={entry['bytes']}-"]
 
 
@@ -261,20 +269,21 @@ def test_malicious_archive_via_download(tmp_path: Path, serve: Callable[..., Arc
     remote = tmp_path / "remote"
     remote.mkdir()
     _malicious_archive(remote / "dev-clean.tar.gz", tarfile.TarInfo("../evil"))
-    entry = {"split": "dev-clean", "file": "dev-clean.tar.gz", "md5": md5sum(remote / "dev-clean.tar.gz"), "bytes": None}
     server = serve(remote)
-    target = tmp_path / "corpus"
+    entry = {"file": "dev-clean.tar.gz", "url": f"{server.url}/dev-clean.tar.gz",
+             "checksum": f"md5:{md5sum(remote / 'dev-clean.tar.gz')}", "bytes": None}
+    target = tmp_path / "corpus" / "dev-clean"
     with pytest.raises(ValueError, match=r"dev-clean\.tar\.gz.*'\.\./evil'"):
-        download_librispeech(target, [entry], server.url, tmp_path / "archives")
+        download_librispeech(entry, tmp_path / "archives", target)
     assert not (target / "LibriSpeech").exists() and not (tmp_path / "evil").exists()
 
 
 def test_archive_of_the_wrong_split_is_an_error(tmp_path: Path) -> None:
     remote = tmp_path / "remote"
     entry = make_archive(remote, "test-clean", tmp_path / "build", content_split="dev-clean")
-    target = tmp_path / "corpus"
+    target = tmp_path / "corpus" / "test-clean"
     with pytest.raises(ValueError, match=r"test-clean\.tar\.gz: has no LibriSpeech/test-clean"):
-        download_librispeech(target, [entry], str(remote), tmp_path / "archives")
+        download_librispeech(entry, tmp_path / "archives", target)
     assert not (target / "LibriSpeech").exists()
 
 
@@ -283,13 +292,13 @@ def test_local_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: st
     monkeypatch.chdir(tmp_path)
     remote = tmp_path / "data" / "source"
     entry = make_archive(remote, "dev-clean", tmp_path / "build")
-    base_url = {"absolute-path": str(remote), "relative-path": "data/source/", "file-url": remote.as_uri()}[kind]
+    entry["url"] = {"absolute-path": str(remote), "relative-path": "data/source", "file-url": remote.as_uri()}[kind] + "/dev-clean.tar.gz"
     archives_dir = tmp_path / "archives"
 
-    corpus_root = download_librispeech(tmp_path / "corpus", [entry], base_url, archives_dir)
+    target = download_librispeech(entry, archives_dir, tmp_path / "corpus" / "dev-clean")
 
-    assert_split_extracted(corpus_root, "dev-clean")
-    assert md5sum(archives_dir / entry["file"]) == entry["md5"]
+    assert_split_extracted(target, "dev-clean")
+    assert md5sum(archives_dir / entry["file"]) == md5_of(entry)
     assert not part_path(archives_dir / entry["file"]).exists()
 
 
@@ -301,21 +310,45 @@ def test_missing_local_archive(tmp_path: Path) -> None:
 def test_download_stage_is_rerunnable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.chdir(tmp_path)
     dataset = "librispeech_replica"
-    args = argparse.Namespace(dataset=dataset, params=str(REPO / "params.yaml"))
+    args = argparse.Namespace(dataset=dataset, archive="dev-clean", params=str(REPO / "params.yaml"))
     with pytest.raises(FileNotFoundError, match=f"summarymixing source --dataset {dataset}"):
         download_stage.run(args)
 
     source_dir = Path("data", dataset, "source")
-    splits = ["train-clean-100", "dev-clean", "test-clean", "test-other"]
-    archives = [make_archive(source_dir, split, tmp_path / "build") for split in splits]
+    splits = ["train-clean-100", "dev-clean"]
+    archives = {split: make_archive(source_dir, split, tmp_path / "build") for split in splits}
     (source_dir / "source.json").write_text(json.dumps(
-        {"dataset": dataset, "corpus": "librispeech", "source": "replica", "base_url": str(source_dir), "archives": archives}
+        {"dataset": dataset, "corpus": "librispeech", "source": "replica", "archives": archives}
     ))
     caplog.set_level("INFO")
     download_stage.run(args)
-    for split in splits:
-        assert_split_extracted(Path("data", dataset, "corpus", "LibriSpeech"), split)
+    assert_split_extracted(Path("data", dataset, "corpus", "dev-clean"), "dev-clean")
+    assert not Path("data", dataset, "corpus", "train-clean-100").exists()  # one archive per job
 
     caplog.clear()
     download_stage.run(args)
-    assert "nothing to do" in caplog.text
+    assert "skipping" in caplog.text
+    with pytest.raises(ValueError, match="no archive 'dev-other'"):
+        download_stage.run(argparse.Namespace(dataset=dataset, archive="dev-other", params=str(REPO / "params.yaml")))
+
+
+def test_checksum_formats() -> None:
+    assert split_checksum("sha256:" + "AB" * 32) == ("sha256", "ab" * 32)
+    assert split_checksum("0123abcd" * 4) == ("md5", "0123abcd" * 4)
+    with pytest.raises(ValueError, match="expected 'md5:<hex>', 'sha256:<hex>' or 'gitsha1:<hex>'"):
+        split_checksum("crc32:12345678abcd")
+
+
+def test_git_blob_ids_and_published_prefixes_verify_files(tmp_path: Path) -> None:
+    """A file pinned by its git blob id (``git hash-object``) or by a published digest prefix."""
+    path = tmp_path / "devel.jsonl"
+    path.write_bytes(b'{"slurp_id": 1}\n')
+    blob = subprocess.run(["git", "hash-object", str(path)], capture_output=True, text=True, check=True).stdout.strip()
+    assert file_checksum(path, "gitsha1") == blob
+    fetch(str(path), tmp_path / "a" / "devel.jsonl", f"gitsha1:{blob}")
+    prefix = md5sum(path)[:12]
+    fetch(str(path), tmp_path / "b" / "devel.jsonl", f"md5:{prefix}")
+    with pytest.raises(ValueError, match="md5 mismatch"):
+        fetch(str(path), tmp_path / "c" / "devel.jsonl", "md5:" + ("0" if prefix[0] != "0" else "1") + prefix[1:])
+    with pytest.raises(ValueError, match="expected 'md5:<hex>'"):
+        split_checksum("md5:0123")  # too short a prefix to check anything

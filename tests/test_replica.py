@@ -47,6 +47,7 @@ def tiny_replica_config() -> dict[str, Any]:
     cfg = copy.deepcopy(load_params(REPO / "params.yaml")["datasets"][DATASET]["replica"])
     cfg["utterances"] = dict(TINY_UTTERANCES)
     cfg["speakers"] = {split: 2 for split in TINY_UTTERANCES}
+    cfg["lm_sentences"] = 50
     return cfg
 
 
@@ -310,17 +311,21 @@ def test_source_stage_replica(
     source_dir = paths.source_dir(DATASET)
     source = yaml.safe_load((source_dir / "source.json").read_text())
     assert source["dataset"] == DATASET and source["corpus"] == "librispeech" and source["source"] == "replica"
-    assert source["base_url"] == source_dir.as_posix()
-    # the dataset's splits: train, valid, tests (dev-clean once)
-    assert [a["split"] for a in source["archives"]] == ["train-clean-100", "dev-clean", "test-clean", "test-other"]
-    for archive in source["archives"]:
+    # every archive of the replica, whichever splits the dataset uses, plus its LM text
+    assert list(source["archives"]) == [*TINY_UTTERANCES, "lm-norm"]
+    for name, archive in source["archives"].items():
         path = source_dir / archive["file"]
-        assert archive["md5"] == md5sum(path) and archive["bytes"] == path.stat().st_size
+        assert archive["checksum"] == f"md5:{md5sum(path)}" and archive["bytes"] == path.stat().st_size
+        assert archive["url"] == f"{source_dir.as_posix()}/{archive['file']}"
     assert (source_dir / "md5sum.txt").is_file()
     assert [p.name for p in source_dir.parent.iterdir()] == ["source"], "temporary directories left behind"
 
-    # a second run with the same settings does nothing
+    # a second run with the same settings does nothing, nor does one with another worker count
     stamp = (source_dir / "source.json").stat().st_mtime_ns
+    params = yaml.safe_load(params_file.read_text())
+    params["datasets"][DATASET]["replica"]["workers"] = 1
+    params["datasets"][DATASET]["description"] = "edited"
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
     caplog.clear()
     with caplog.at_level("INFO"):
         assert main(["--params", str(params_file), "source", "--dataset", DATASET]) == 0
@@ -328,7 +333,23 @@ def test_source_stage_replica(
     assert (source_dir / "source.json").stat().st_mtime_ns == stamp
 
 
-def test_source_stage_real_corpus_pins_the_recipe_md5s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replica_lm_text_excludes_held_out_sentences(tiny_replica: tuple[Path, dict[str, Any]]) -> None:
+    import gzip
+
+    from summarymixing.corpora.replica.librispeech import lm_text_sentences, plan_replica
+
+    cfg = {**tiny_replica_config(), "lm_sentences": 400}
+    utterances = plan_replica(cfg)
+    sentences = lm_text_sentences(cfg, utterances)
+    held_out = {u.text for u in utterances if not u.speaker.split.startswith("train")}
+    training = {u.text for u in utterances if u.speaker.split.startswith("train")}
+    assert 300 < len(sentences) <= 400 and not held_out & set(sentences)
+    assert len(set(sentences)) > len(training), "the LM text must be larger than the training transcripts"
+    assert all(TRANSCRIPT_RE.match(s) for s in sentences)
+    assert lm_text_sentences(cfg, utterances) == sentences  # deterministic
+
+
+def test_source_stage_real_corpus_pins_the_recipe_checksums(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from summarymixing.corpora import librispeech
 
     params_file = write_tiny_params(tmp_path)
@@ -337,16 +358,13 @@ def test_source_stage_real_corpus_pins_the_recipe_md5s(tmp_path: Path, monkeypat
 
     source_dir = paths.source_dir("librispeech")
     source = yaml.safe_load((source_dir / "source.json").read_text())
-    cfg = load_params(params_file)["datasets"]["librispeech"]
-    assert source["source"] == "real" and source["base_url"] == (cfg["url"] or librispeech.BASE_URL)
-    splits = list(dict.fromkeys([*cfg["train_splits"], cfg["valid_split"], *cfg["test_splits"]]))
-    assert [a["split"] for a in source["archives"]] == splits
-    pinned = {a["split"]: (a["file"], a["md5"]) for a in source["archives"]}
-    assert pinned == {split: librispeech.ARCHIVES[split] for split in splits}
-    dev_clean = next(a for a in source["archives"] if a["split"] == "dev-clean")
-    assert dev_clean == {
-        "split": "dev-clean", "file": "dev-clean.tar.gz", "md5": "42e2234ba48799c1f50f24a7926300a1",
-        "bytes": getattr(librispeech, "ARCHIVE_BYTES", {}).get("dev-clean"),
+    assert source["source"] == "real"
+    assert list(source["archives"]) == list(librispeech.ARCHIVES)
+    assert {name: (a["file"], a["checksum"]) for name, a in source["archives"].items()} == {
+        name: (a.file, a.checksum) for name, a in librispeech.ARCHIVES.items()}
+    assert source["archives"]["dev-clean"] == {
+        "file": "dev-clean.tar.gz", "url": "https://www.openslr.org/resources/12/dev-clean.tar.gz",
+        "checksum": "md5:42e2234ba48799c1f50f24a7926300a1", "bytes": 337_926_286,
     }  # fmt: skip
+    assert source["archives"]["lm-norm"]["checksum"] == "md5:c83c64c726a1aedfe65f80aa311de402"
     assert not list(source_dir.glob("*.tar.gz")), "a real corpus must not be synthesised"
-    assert "42e2234ba48799c1f50f24a7926300a1  dev-clean.tar.gz" in (source_dir / "md5sum.txt").read_text()

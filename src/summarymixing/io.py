@@ -99,7 +99,16 @@ def read_json(path: Pathlike) -> Any:
 
 def md5sum(path: Pathlike, chunk_size: int = 1 << 20) -> str:
     """MD5 hex digest of a file, read in chunks."""
-    h = hashlib.md5()
+    return file_checksum(path, "md5", chunk_size)
+
+
+def file_checksum(path: Pathlike, algorithm: str = "md5", chunk_size: int = 1 << 20) -> str:
+    """Hex digest of a file, read in chunks: ``md5``, ``sha256``, or ``gitsha1`` (git's blob id, what
+    ``git hash-object`` prints: the SHA-1 of ``blob <size>\\0`` followed by the content)."""
+    if algorithm == "gitsha1":
+        h = hashlib.sha1(f"blob {os.path.getsize(path)}\0".encode())
+    else:
+        h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(chunk_size), b""):
             h.update(chunk)

@@ -1,10 +1,14 @@
 """Corpus-independent download and extraction: resumable, verified, safe.
 
 ``fetch`` downloads one archive into ``<dest>.part``, resuming a partial file with an HTTP
-``Range: bytes=N-`` request and retrying transient network errors, then checks the md5 and only then
-renames the ``.part`` onto ``dest``. So a file under its final name is always complete and verified,
+``Range: bytes=N-`` request and retrying transient network errors, then checks its checksum
+(``md5:<hex>`` or ``sha256:<hex>``, as the corpus publishes it) and only then renames the ``.part``
+onto ``dest``. So a file under its final name is always complete and verified,
 and a killed download resumes where it stopped. Local paths and ``file://`` URLs are copied the same
-way (through ``.part`` and the md5 check).
+way (through ``.part`` and the checksum check).
+
+``fetch_archive`` is what a recipe's ``download_<corpus>`` calls for one of its ``Archive``s: fetch,
+then extract a tarball (or place a plain file) into the archive's own directory, once (``.completed``).
 
 ``extract_tar`` extracts with Python's ``tarfile`` ``"data"`` filter (no absolute paths, no ``..``,
 no links leaving the tree, no device files) into a temporary directory next to the destination and
@@ -36,7 +40,7 @@ from typing import BinaryIO
 
 from tqdm.auto import tqdm
 
-from summarymixing.io import md5sum
+from summarymixing.io import file_checksum
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +61,31 @@ def part_path(dest: Path) -> Path:
 def fetch(
     url: str,
     dest: Path,
-    md5: str,
+    checksum: str,
     expected_bytes: int | None = None,
     *,
     retries: int = RETRIES,
     backoff_s: float = BACKOFF_S,
 ) -> Path:
-    """Download ``url`` (``http(s)://``, ``file://`` or a local path) to ``dest`` and verify its md5.
+    """Download ``url`` (``http(s)://``, ``file://`` or a local path) to ``dest`` and verify it.
 
-    Skips the download if ``dest`` already exists with the right md5. Otherwise downloads into
-    ``dest.part`` (resuming it if present), checks the md5 and renames it onto ``dest``.
+    ``checksum`` is ``md5:<hex>`` or ``sha256:<hex>`` (a bare hex string is an md5). Skips the download
+    if ``dest`` already exists with the right checksum. Otherwise downloads into ``dest.part``
+    (resuming it if present), checks the checksum and renames it onto ``dest``.
 
-    Raises ``ValueError`` on an md5 mismatch (the corrupt partial file is deleted, so the next attempt
+    Raises ``ValueError`` on a checksum mismatch (the corrupt partial file is deleted, so the next attempt
     starts clean), ``FileNotFoundError`` if the URL or path does not exist (HTTP 404/410: not retried),
     ``ConnectionError`` if transient errors persist after ``retries`` attempts (the partial file is
     kept and the next call resumes it).
     """
     dest = Path(dest)
-    md5 = md5.lower()
+    algorithm, expected = split_checksum(checksum)
     if dest.is_file():
-        actual = md5sum(dest)
-        if actual == md5:
-            log.info("%s: already downloaded, md5 ok, skipping", dest)
+        actual = file_checksum(dest, algorithm)
+        if checksum_matches(actual, expected):
+            log.info("%s: already downloaded, %s ok, skipping", dest, algorithm)
             return dest
-        log.warning("%s: exists but its md5 is %s, not %s: downloading it again", dest, actual, md5)
+        log.warning("%s: exists but its %s is %s, not %s: downloading it again", dest, algorithm, actual, expected)
         dest.unlink()
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -95,18 +100,75 @@ def fetch(
     else:
         raise ValueError(f"{url}: unsupported URL scheme {parsed.scheme!r} (expected http, https, file or a path)")
 
-    actual = md5sum(part)
-    if actual != md5:
+    actual = file_checksum(part, algorithm)
+    if not checksum_matches(actual, expected):
         size = part.stat().st_size
         part.unlink()
         expected_size = f" (expected {expected_bytes} bytes)" if expected_bytes is not None else ""
         raise ValueError(
-            f"md5 mismatch for {url}: expected {md5}, got {actual} in {part} ({size} bytes{expected_size}); "
+            f"{algorithm} mismatch for {url}: expected {expected}, got {actual} in {part} ({size} bytes{expected_size}); "
             f"the corrupt file was deleted and nothing was extracted, so the next run downloads it again"
         )
     os.replace(part, dest)
-    log.info("%s: downloaded from %s, md5 ok", dest, url)
+    log.info("%s: downloaded from %s, %s ok", dest, url, algorithm)
     return dest
+
+
+DIGEST_HEX_DIGITS = {"md5": 32, "sha256": 64, "gitsha1": 40}
+MIN_PREFIX_DIGITS = 12  # a published prefix this long (48 bits) still catches any corrupted download
+
+
+def split_checksum(checksum: str) -> tuple[str, str]:
+    """``"sha256:<hex>"`` -> ``("sha256", "<hex>")``; a bare hex string is an md5.
+
+    Algorithms: ``md5``, ``sha256`` and ``gitsha1`` (a file's git blob id, for files pinned by the
+    commit of the repository that publishes them). Where only a prefix of a digest is public (at least
+    ``MIN_PREFIX_DIGITS`` hex digits), the prefix is what is checked (``checksum_matches``).
+    """
+    algorithm, _, value = checksum.rpartition(":")
+    algorithm = algorithm.lower() or "md5"
+    full = DIGEST_HEX_DIGITS.get(algorithm)
+    if full is None or not re.fullmatch(r"[0-9a-fA-F]+", value) or not MIN_PREFIX_DIGITS <= len(value) <= full:
+        raise ValueError(f"checksum {checksum!r}: expected 'md5:<hex>', 'sha256:<hex>' or 'gitsha1:<hex>'")
+    return algorithm, value.lower()
+
+
+def checksum_matches(actual: str, expected: str) -> bool:
+    """``actual`` (a full digest) is ``expected``, or begins with it when only a prefix is published."""
+    return actual.startswith(expected)
+
+
+COMPLETED_MARKER = ".completed"  # in each unpacked archive directory (the lhotse/icefall convention)
+
+
+def fetch_archive(entry: dict, archives_dir: Path, target_dir: Path, extract_to: str = ".", required: str | None = None) -> Path:
+    """Fetch one archive of ``source.json`` and unpack it into ``target_dir`` (once).
+
+    ``entry`` holds ``file``, ``url``, ``checksum`` and ``bytes`` (may be null). A ``.tar.gz``/``.tgz``/``.tar``
+    is extracted into ``target_dir/extract_to`` (all or nothing, see ``extract_tar``; ``required``: a path
+    the archive must contain, relative to ``extract_to``); any other file is copied into ``target_dir``.
+    ``target_dir/.completed`` marks the work done: a second call returns at once. Returns ``target_dir``.
+    """
+    target_dir, archives_dir = Path(target_dir), Path(archives_dir)
+    marker = target_dir / COMPLETED_MARKER
+    if marker.is_file():
+        log.info("%s: already downloaded and unpacked (%s exists), skipping", entry["file"], marker)
+        return target_dir
+    archive = fetch(entry["url"], archives_dir / entry["file"], entry["checksum"], entry.get("bytes"))
+    # A directory without its marker is a leftover of an older, interrupted unpacking: replace it.
+    shutil.rmtree(target_dir, ignore_errors=True)
+    target_dir.mkdir(parents=True)
+    if is_tarball(entry["file"]):
+        extract_tar(archive, target_dir / extract_to, required=required)
+    else:
+        shutil.copyfile(archive, target_dir / entry["file"])
+    marker.touch()
+    log.info("%s: unpacked into %s", entry["file"], target_dir)
+    return target_dir
+
+
+def is_tarball(name: str) -> bool:
+    return name.endswith((".tar.gz", ".tgz", ".tar"))
 
 
 def _copy_local(src: Path, part: Path, url: str) -> None:

@@ -24,142 +24,92 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from summarymixing.corpora.fetch import extract_tar, fetch
+from summarymixing.corpora import Archive, save_manifests, utterance_cuts
+from summarymixing.corpora.fetch import fetch_archive
 from summarymixing.io import atomic_dir
 
 if TYPE_CHECKING:  # lhotse is imported where it is used: importing this module stays cheap
-    from lhotse import CutSet, RecordingSet, SupervisionSet
+    from lhotse import CutSet
 
 log = logging.getLogger(__name__)
 
 BASE_URL = "https://www.openslr.org/resources/12"
+SPLIT_NAMES = ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100", "train-clean-360", "train-other-500")
 
-# split -> (archive, md5). The md5s are those of openslr's md5sum.txt, cross-checked against two
-# public sources: PaddlePaddle/PaddleSpeech data/librispeech/librispeech.py (MD5_* constants, all
-# seven) and the git-annex keys (MD5E-s<bytes>--<md5>) of the datasets-mila/datasets--librispeech
-# mirror (all seven; ARCHIVE_BYTES below comes from the same keys).
-ARCHIVES: dict[str, tuple[str, str]] = {
-    "dev-clean": ("dev-clean.tar.gz", "42e2234ba48799c1f50f24a7926300a1"),
-    "dev-other": ("dev-other.tar.gz", "c8d0bcc9cca99d4f8b62fcc847357931"),
-    "test-clean": ("test-clean.tar.gz", "32fa31d27d2e1cad72775fee3f4849a9"),
-    "test-other": ("test-other.tar.gz", "fb5a50374b501bb3bac4815ee91d3135"),
-    "train-clean-100": ("train-clean-100.tar.gz", "2a93770f6d5c6c964bc36631d331a522"),
-    "train-clean-360": ("train-clean-360.tar.gz", "c0e676e450a7ff2f54aeade5171606fa"),
-    "train-other-500": ("train-other-500.tar.gz", "d1a0fd59409feb2c614ce4d30c387708"),
+# The md5s are those of openslr's md5sum.txt, cross-checked against two public sources:
+# PaddlePaddle/PaddleSpeech data/librispeech/librispeech.py (MD5_* constants, all seven) and the
+# git-annex keys (MD5E-s<bytes>--<md5>) of the datasets-mila/datasets--librispeech mirror (all seven;
+# the sizes come from the same keys).
+_MD5_AND_BYTES: dict[str, tuple[str, int]] = {
+    "dev-clean": ("42e2234ba48799c1f50f24a7926300a1", 337_926_286),
+    "dev-other": ("c8d0bcc9cca99d4f8b62fcc847357931", 314_305_928),
+    "test-clean": ("32fa31d27d2e1cad72775fee3f4849a9", 346_663_984),
+    "test-other": ("fb5a50374b501bb3bac4815ee91d3135", 328_757_843),
+    "train-clean-100": ("2a93770f6d5c6c964bc36631d331a522", 6_387_309_499),
+    "train-clean-360": ("c0e676e450a7ff2f54aeade5171606fa", 23_049_477_885),
+    "train-other-500": ("d1a0fd59409feb2c614ce4d30c387708", 30_593_501_606),
 }
-ARCHIVE_BYTES: dict[str, int] = {
-    "dev-clean": 337_926_286,
-    "dev-other": 314_305_928,
-    "test-clean": 346_663_984,
-    "test-other": 328_757_843,
-    "train-clean-100": 6_387_309_499,
-    "train-clean-360": 23_049_477_885,
-    "train-other-500": 30_593_501_606,
+ARCHIVES: dict[str, Archive] = {
+    split: Archive(f"{split}.tar.gz", f"{BASE_URL}/{split}.tar.gz", f"md5:{md5}", size)
+    for split, (md5, size) in _MD5_AND_BYTES.items()
 }
+# The normalised LM training text of openslr 11 (40 M sentences from 14,500 public-domain books, in the
+# transcripts' conventions), which the recipes' Transformer LM is trained on. openslr publishes no
+# checksum for it; this md5 is given by two independent public pipelines that download it.
+ARCHIVES["lm-norm"] = Archive(
+    "librispeech-lm-norm.txt.gz", "https://www.openslr.org/resources/11/librispeech-lm-norm.txt.gz",
+    "md5:c83c64c726a1aedfe65f80aa311de402",
+)
+LM_ARCHIVES = ("lm-norm",)  # the text the dataset's language model learns from (stage `lm`)
+SPLITS: dict[str, tuple[str, ...]] = {split: (split,) for split in SPLIT_NAMES}  # one archive per split
 
-CORPUS_DIRNAME = "LibriSpeech"  # the archives' top-level directory, under the download target_dir
-COMPLETED_MARKER = ".completed"  # in each extracted split directory (the lhotse/icefall convention)
+CORPUS_DIRNAME = "LibriSpeech"  # the archives' top-level directory
 TRANSCRIPT_RE = re.compile(r"^[A-Z' ]+$")
 UTTERANCE_ID_RE = re.compile(r"^\d+-\d+-\d+$")
 
 
-def download_librispeech(target_dir: Path, archives: list[dict[str, Any]], base_url: str, archives_dir: Path) -> Path:
-    """Fetch, verify and extract every archive so that ``target_dir/LibriSpeech/<split>/`` exists.
-
-    ``archives`` holds one ``{"split", "file", "md5", "bytes"}`` entry per split (``bytes`` may be
-    null); an archive's URL is ``base_url + "/" + file`` (``base_url``: http(s) URL, file:// URL or
-    local directory). Archives are kept in ``archives_dir``. A split whose
-    ``LibriSpeech/<split>/.completed`` marker exists is skipped. Returns ``target_dir/LibriSpeech``.
-    """
-    target_dir, archives_dir = Path(target_dir), Path(archives_dir)
-    corpus_root = target_dir / CORPUS_DIRNAME
-    skipped = 0
-    for entry in archives:
-        split, file = entry["split"], entry["file"]
-        split_dir = corpus_root / split
-        marker = split_dir / COMPLETED_MARKER
-        if marker.is_file():
-            log.info("%s: already downloaded and extracted (%s exists), skipping", split, marker)
-            skipped += 1
-            continue
-        url = f"{base_url.rstrip('/')}/{file}"
-        log.info("%s: fetching %s", split, url)
-        archive = fetch(url, archives_dir / file, entry["md5"], entry.get("bytes"))
-        # A directory without its marker is a leftover of an older extraction: replace it.
-        shutil.rmtree(split_dir, ignore_errors=True)
-        extract_tar(archive, target_dir, required=f"{CORPUS_DIRNAME}/{split}")
-        marker.touch()
-        log.info("%s: extracted into %s", split, split_dir)
-    if archives and skipped == len(archives):
-        log.info("all %d splits already in %s: nothing to do", skipped, corpus_root)
-    return corpus_root
+def download_librispeech(entry: dict[str, Any], archives_dir: Path, target_dir: Path) -> Path:
+    """Fetch, verify and extract one ``<split>.tar.gz`` so that ``target_dir/LibriSpeech/<split>/`` exists
+    (the LM text is placed as it is: ``target_dir/librispeech-lm-norm.txt.gz``)."""
+    if not entry["file"].endswith(".tar.gz"):
+        return fetch_archive(entry, archives_dir, target_dir)
+    split = entry["file"].removesuffix(".tar.gz")
+    return fetch_archive(entry, archives_dir, target_dir, required=f"{CORPUS_DIRNAME}/{split}")
 
 
-def manifest_paths(output_dir: Path, split: str) -> dict[str, Path]:
-    """The manifests ``prepare_librispeech`` writes for ``split``: recordings, supervisions, cuts."""
-    output_dir = Path(output_dir)
-    return {
-        "recordings": output_dir / f"librispeech_recordings_{split}.jsonl.gz",
-        "supervisions": output_dir / f"librispeech_supervisions_{split}.jsonl.gz",
-        "cuts": output_dir / f"cuts_{split}.jsonl.gz",
-    }
-
-
-def prepare_librispeech(corpus_dir: Path, output_dir: Path, splits: list[str], num_jobs: int = 1) -> dict[str, dict[str, Any]]:
-    """Write lhotse manifests of ``splits`` from ``corpus_dir`` (the ``LibriSpeech`` directory).
+def prepare_librispeech(archive_dirs: dict[str, Path], split: str, output_dir: Path, num_jobs: int = 1) -> "CutSet":
+    """Write lhotse manifests of ``split`` from its unpacked archive (``<dir>/LibriSpeech/<split>``).
 
     Uses ``lhotse.recipes.librispeech.prepare_librispeech`` for recordings and supervisions, and adds
-    ``cuts_<split>.jsonl.gz``: one cut per utterance, named by the utterance id, with its one
-    supervision, sorted by id (file names: ``manifest_paths``). The transcripts are validated first
-    (every split has utterances, every line is ``<spk>-<chapter>-<utt> TRANSCRIPT`` with an upper-case
-    transcript and an existing FLAC file); a violation raises ``ValueError`` naming the ``.trans.txt``
-    file and the line. Audio paths in the manifests are ``corpus_dir``-based, as given (relative
-    stays relative).
-
-    Everything is written into a temporary directory that replaces ``output_dir`` only when all splits
-    are done, so a killed run never leaves a manifest that looks finished. Returns
-    ``{split: {"recordings": RecordingSet, "supervisions": SupervisionSet, "cuts": CutSet}}``.
+    the cuts: one per utterance, named by the utterance id, sorted by id. The transcripts are validated
+    first (the split has utterances, every line is ``<spk>-<chapter>-<utt> TRANSCRIPT`` with an
+    upper-case transcript and an existing FLAC file); a violation raises ``ValueError`` naming the
+    ``.trans.txt`` file and the line. Audio paths in the manifests are as given (relative stays
+    relative). Everything is written into a temporary directory that replaces ``output_dir`` only when
+    complete, so a killed run never leaves a manifest that looks finished.
     """
     from lhotse.recipes.librispeech import prepare_librispeech as lhotse_prepare_librispeech
 
-    corpus_dir, output_dir = Path(corpus_dir), Path(output_dir)
+    corpus_dir = Path(archive_dirs[split]) / CORPUS_DIRNAME
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"{corpus_dir}: corpus directory not found (was `download` run?)")
-    utterance_counts = {split: _validate_split(corpus_dir / split) for split in splits}
+    utterance_count = _validate_split(corpus_dir / split)
 
     with atomic_dir(output_dir) as staging:
-        manifests = lhotse_prepare_librispeech(corpus_dir, dataset_parts=list(splits), output_dir=staging, num_jobs=num_jobs)
-        for split in splits:
-            recordings, supervisions = manifests[split]["recordings"], manifests[split]["supervisions"]
-            if len(recordings) != utterance_counts[split] or len(supervisions) != utterance_counts[split]:
-                raise ValueError(
-                    f"{corpus_dir / split}: {utterance_counts[split]} transcript lines but lhotse prepared "
-                    f"{len(recordings)} recordings and {len(supervisions)} supervisions"
-                )
-            cuts = _utterance_cuts(recordings, supervisions)
-            cuts.to_file(manifest_paths(staging, split)["cuts"])
-            manifests[split]["cuts"] = cuts
-            log.info("%s: %d utterances, %.2f h", split, len(cuts), sum(c.duration for c in cuts) / 3600)
-    return manifests
-
-
-def _utterance_cuts(recordings: RecordingSet, supervisions: SupervisionSet) -> CutSet:
-    """One cut per recording, named after its utterance (lhotse would append a loop index), sorted by id."""
-    from lhotse import CutSet
-    from lhotse.utils import fastcopy
-
-    cuts = sorted(
-        (fastcopy(cut, id=cut.recording_id) for cut in CutSet.from_manifests(recordings=recordings, supervisions=supervisions)),
-        key=lambda cut: cut.id,
-    )
-    for cut in cuts:
-        if len(cut.supervisions) != 1:
-            raise ValueError(f"utterance {cut.id}: {len(cut.supervisions)} supervisions, expected exactly one")
-    return CutSet.from_cuts(cuts)
+        manifests = lhotse_prepare_librispeech(corpus_dir, dataset_parts=[split], output_dir=None, num_jobs=num_jobs)
+        recordings, supervisions = manifests[split]["recordings"], manifests[split]["supervisions"]
+        if len(recordings) != utterance_count or len(supervisions) != utterance_count:
+            raise ValueError(
+                f"{corpus_dir / split}: {utterance_count} transcript lines but lhotse prepared "
+                f"{len(recordings)} recordings and {len(supervisions)} supervisions"
+            )
+        cuts = utterance_cuts(recordings, supervisions)
+        save_manifests(staging, recordings, supervisions, cuts)
+        log.info("%s: %d utterances, %.2f h", split, len(cuts), sum(c.duration for c in cuts) / 3600)
+    return cuts
 
 
 def _validate_split(split_dir: Path) -> int:

@@ -25,30 +25,28 @@ has mtime 0 and no file name. The number of worker processes does not change the
 
 from __future__ import annotations
 
-import collections
 import gzip
 import io
 import itertools
 import logging
-import multiprocessing
 import os
 import tarfile
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from summarymixing.corpora.replica import grammar
 from summarymixing.corpora.replica.espeak import SAMPLE_RATE, available_variants, available_voices
+from summarymixing.corpora.replica.synthesis import run_in_fresh_processes
 from summarymixing.io import atomic_path, md5sum, write_text
 
 log = logging.getLogger(__name__)
+
+WORKER_KEYS = ("workers",)  # replica settings that do not change the output
 
 ROOT = "LibriSpeech"
 SPEAKER_ID_RANGE = (10, 10_000)  # LibriSpeech's speaker ids run from 14 to 8,975
@@ -302,66 +300,14 @@ def _synthesize_chapter(staging: Path, chapter: list[ReplicaUtterance]) -> list[
     return lengths
 
 
-def _chapter_process(result: Connection, staging: Path, chapter: list[ReplicaUtterance]) -> None:
-    """Body of a chapter's process: send ``("ok", lengths)`` or ``("error", traceback)``."""
-    try:
-        result.send(("ok", _synthesize_chapter(staging, chapter)))
-    except BaseException:
-        result.send(("error", traceback.format_exc()))
-    finally:
-        result.close()
-
-
 def _synthesize_all(utterances: list[ReplicaUtterance], staging: Path, workers: int) -> dict[str, int]:
-    """Synthesise every utterance into ``staging``; return the length in samples of each utterance id.
-
-    Each chapter runs in a fresh process (forked from a forkserver that has the modules preloaded),
-    at most ``workers`` at a time. Unlike ``multiprocessing.Pool(maxtasksperchild=1)``, a worker that
-    dies (a crash in the C library) is reported instead of hanging the run; and
-    ``ProcessPoolExecutor(max_tasks_per_child=1)`` deadlocks on Python 3.11 (CPython gh-115634).
-    """
+    """Synthesise every utterance into ``staging``, a fresh process per chapter; return samples per utterance id."""
     chapters = [list(group) for _, group in itertools.groupby(utterances, key=lambda utt: utt.chapter_dir)]
-    start_method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(start_method)
-    if start_method == "forkserver":
-        context.set_forkserver_preload(
-            ["__main__", __name__, "summarymixing.corpora.replica.espeak", "scipy.signal", "soundfile"]
-        )
-
-    lengths: dict[str, int] = {}
-    waiting = collections.deque(chapters)
-    running: dict[Connection, tuple[list[ReplicaUtterance], multiprocessing.process.BaseProcess]] = {}
-    try:
-        with tqdm(total=len(utterances), unit="utt", desc="synthesising", smoothing=0.1) as progress:
-            while waiting or running:
-                while waiting and len(running) < workers:
-                    chapter = waiting.popleft()
-                    receiver, sender = context.Pipe(duplex=False)
-                    process = context.Process(target=_chapter_process, args=(sender, staging, chapter), daemon=True)
-                    process.start()
-                    sender.close()
-                    running[receiver] = (chapter, process)
-                for receiver in wait(list(running)):
-                    chapter, process = running.pop(receiver)
-                    try:
-                        status, payload = receiver.recv()
-                    except EOFError:
-                        process.join()
-                        raise RuntimeError(
-                            f"synthesis of {chapter[0].chapter_dir} died (exit code {process.exitcode})"
-                        ) from None
-                    finally:
-                        receiver.close()
-                    process.join()
-                    if status != "ok":
-                        raise RuntimeError(f"synthesis of {chapter[0].chapter_dir} failed:\n{payload}")
-                    lengths.update((utt.utterance_id, n) for utt, n in zip(chapter, payload))
-                    progress.update(len(chapter))
-    finally:
-        for _, process in running.values():
-            process.terminate()
-            process.join()
-    return lengths
+    results = run_in_fresh_processes(
+        chapters, _synthesize_chapter, staging, workers,
+        describe=lambda chapter: chapter[0].chapter_dir, preload=[__name__],
+    )  # fmt: skip
+    return {utt.utterance_id: n for chapter, lengths in zip(chapters, results) for utt, n in zip(chapter, lengths)}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -484,3 +430,45 @@ def synthesize_librispeech_replica(out_dir: Path, cfg: dict[str, Any]) -> dict[s
     seconds = round(time.monotonic() - start, 1)
     log.info("replica packed: %d archives, %.2f h of audio, %.0f s", len(archives), total_hours, seconds)
     return {"archives": archives, "hours": total_hours, "seconds": seconds}
+
+
+LM_TEXT = "librispeech-lm-norm.txt.gz"  # the name of openslr 11's LM text, which the replica's stands in for
+
+
+def lm_text_sentences(cfg: dict[str, Any], utterances: list[ReplicaUtterance]) -> list[str]:
+    """``cfg["lm_sentences"]`` sentences of the replica's grammar for its language model: drawn from
+    their own seeded generator, never a sentence of a non-training split (so an LM cannot have seen
+    the test transcripts, as LibriSpeech's LM text excludes its test books), in the transcripts' form."""
+    held_out = {utt.text for utt in utterances if not utt.speaker.split.startswith("train")}
+    rng = np.random.default_rng([cfg["seed"], 11])  # openslr 11: a generator of its own, not the plan's
+    min_words, max_words = cfg["words"]
+    sentences: list[str] = []
+    for _ in range(int(cfg.get("lm_sentences") or 0)):
+        text = grammar.random_sentence(rng, min_words, max_words)
+        if text not in held_out:
+            sentences.append(text)  # repeats are kept: a text corpus repeats its frequent sentences
+    return sentences
+
+
+def write_lm_text(path: Path, sentences: list[str]) -> None:
+    """A gzip file of one sentence per line, byte-identical for the same sentences (no name, mtime 0)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
+        gz.write("".join(f"{s}\n" for s in sentences).encode("utf-8"))
+
+
+def synthesize(out_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    """The replica contract (``corpora.replica``): archives by name, with their checksums and sizes;
+    with ``lm_sentences``, also the LM text (``lm-norm``, as openslr 11's ``librispeech-lm-norm.txt.gz``)."""
+    summary = synthesize_librispeech_replica(out_dir, cfg)
+    archives = {a["split"]: {"file": a["file"], "checksum": f"md5:{a['md5']}", "bytes": a["bytes"]} for a in summary["archives"]}
+    if cfg.get("lm_sentences"):
+        sentences = lm_text_sentences(cfg, plan_replica(cfg))
+        path = Path(out_dir) / LM_TEXT
+        write_lm_text(path, sentences)
+        archives["lm-norm"] = {"file": LM_TEXT, "checksum": f"md5:{md5sum(path)}", "bytes": path.stat().st_size}
+        log.info("LM text: %d sentences of the grammar in %s", len(sentences), LM_TEXT)
+    return {
+        "archives": archives,
+        "hours": summary["hours"],
+        "seconds": summary["seconds"],
+    }
