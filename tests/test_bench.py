@@ -1,9 +1,11 @@
-"""The efficiency benchmark: scaling by FLOP counting (no timing), the bench end to end on a tiny model,
-the out-of-memory path, the report's arithmetic, and the DAG rule."""
+"""The efficiency benchmark: scaling by FLOP counting (no timing), the settings (the grid and the explicit
+figures, Figure 2's mixer-less ContextNet included), the bench end to end on tiny models, the
+out-of-memory path, the report's arithmetic, and the DAG rule."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import math
 import subprocess
@@ -17,8 +19,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from summarymixing.config import ParamsError, load_params
 from summarymixing.efficiency import report, runner
-from summarymixing.efficiency.settings import Point, Series, iter_points, settings_from_params
-from summarymixing.models.asr import AttentionCTCModel
+from summarymixing.efficiency.worker import scope_parts
+from summarymixing.efficiency.settings import GRID, Curve, Point, Series, iter_points, settings_from_params
+from summarymixing.models.seq2seq import EncoderDecoderModel
 from summarymixing.models.summary_mixing import SummaryMixing
 from summarymixing.stages import bench
 
@@ -67,11 +70,12 @@ def test_encoder_training_step_flops_linear_for_summary_mixing_superlinear_for_m
     ratios = {}
     for mixer in ("mhsa", "mha", "summarymixing", "summarymixing_lite", "summarymixing_fast"):
         torch.manual_seed(0)
-        model = AttentionCTCModel(tiny_arch(mixer, encoder), n_tokens=16)
+        model = EncoderDecoderModel(tiny_arch(mixer, encoder), n_tokens=16)
         counts = []
         for T in (512, 1024):
             x = torch.randn(1, T, 640)
-            counts.append(flops(lambda: model.transformer.encode(x, torch.ones(1)).sum().backward()))
+            _, encode = scope_parts(model, "encoder", 32)
+            counts.append(flops(lambda: encode(x, torch.ones(1)).sum().backward()))
         ratios[mixer] = counts[1] / counts[0]
     for mixer in ("summarymixing", "summarymixing_lite", "summarymixing_fast"):
         assert ratios[mixer] == pytest.approx(2.0, rel=0.02), ratios
@@ -97,10 +101,10 @@ class QuadraticTensorProbe(TorchDispatchMode):
 def test_no_t_by_t_tensor_on_the_summary_mixing_path(mixer, quadratic):
     """No op of a SummaryMixing encoder's training step makes a T x T tensor (the detector finds MHSA's)."""
     T = 1000  # longer than every per-frame width (640 input features), so only a T x T tensor has two dims >= T
-    model = AttentionCTCModel(tiny_arch(mixer), n_tokens=16)
+    model = EncoderDecoderModel(tiny_arch(mixer), n_tokens=16)
     x = torch.randn(1, T, 640)
     with QuadraticTensorProbe(T) as probe:
-        model.transformer.encode(x, torch.ones(1)).sum().backward()
+        scope_parts(model, "encoder", 32)[1](x, torch.ones(1)).sum().backward()
     assert bool(probe.found) == quadratic, probe.found[:5]
 
 
@@ -123,6 +127,71 @@ def test_settings_from_params_defaults_and_sizes():
         settings_from_params(params, mixers=["nope"])
     with pytest.raises(ParamsError, match="size"):
         settings_from_params(params, sizes=["huge"])
+
+
+FIGURE2 = (Curve("branchformer", "mhsa"), Curve("branchformer", "summarymixing"), Curve("branchformer", "summarymixing_lite"),
+           Curve("branchformer", "fastformer"), Curve("contextnet", None))  # fmt: skip
+
+
+def test_settings_resolve_figure2_next_to_the_grid():
+    s = settings_from_params(load_params(PARAMS))
+    # the grid as before: the Conformer's targets in scope encoder, and scope model
+    grid = [x for x in s.series() if x.figure == GRID]
+    assert {(x.encoder, x.scope) for x in grid} == {("conformer", "encoder"), ("conformer", "model")}
+    assert {x.mixer for x in grid} == {"mhsa", "mha", "summarymixing", "summarymixing_lite"}
+    assert s.lengths_s["encoder"] == (20.0, 40.0, 160.0, 320.0)
+    # Figure 2: the Branchformer's four mixers and the mixer-less ContextNet, one set in scope model
+    fig = s.figure("figure2")
+    assert fig is not None and fig.scope == "model" and fig.curves == FIGURE2
+    figure2 = [x for x in s.series() if x.figure == "figure2"]
+    assert [x.curve for x in figure2] == list(FIGURE2) and {x.scope for x in figure2} == {"model"}
+    contextnet = figure2[-1]
+    assert contextnet.mixer is None and contextnet.curve.name == "contextnet" and contextnet.label == "contextnet-bench (figure2, model)"
+    arch = s.architecture(contextnet)
+    assert arch["encoder"] == "contextnet" and arch["mixer"] is None and arch["d_model"] == 256
+    assert s.architecture(figure2[3])["mixer"]["type"] == "fastformer"
+    assert [p.length_s for p in iter_points(s) if p.series == contextnet] == sorted(fig.lengths_s)
+    # settings travel into the worker process and back
+    point = next(p for p in iter_points(s) if p.series == contextnet)
+    assert Point.from_dict(point.to_dict()) == point
+
+
+def test_settings_select_sets_and_reject_what_cannot_be_timed():
+    params = load_params(PARAMS)
+    only = settings_from_params(params, figures=["figure2"])
+    assert not only.grid and {x.figure for x in only.series()} == {"figure2"} and len(only.series()) == 5
+    assert {x.figure for x in settings_from_params(params, figures=["grid"]).series()} == {GRID}
+    # options that describe the grid ask for the grid alone
+    assert {x.figure for x in settings_from_params(params, mixers=["summarymixing"]).series()} == {GRID}
+    # sizes and lengths from the command line apply to the figures too
+    s = settings_from_params(params, figures=["figure2"], sizes=["small"], lengths_s=[2, 4])
+    assert s.figure("figure2").sizes == ("small",) and s.figure("figure2").lengths_s == (2.0, 4.0)
+    assert s.architecture(Series("small", "contextnet", None, "model", "figure2"))["stride_blocks"] == [0, 1]
+    with pytest.raises(ParamsError, match="no figure 'nope'"):
+        settings_from_params(params, figures=["nope"])
+    with pytest.raises(ParamsError, match="scope model only"):
+        settings_from_params(params, encoders=["contextnet"], scopes=["encoder"])
+    broken = copy.deepcopy(params)
+    broken["efficiency"]["figures"]["figure2"]["curves"][1]["mixers"] = ["mhsa"]
+    with pytest.raises(ParamsError, match="contextnet takes no token mixer"):
+        settings_from_params(broken)
+    broken = copy.deepcopy(params)
+    broken["efficiency"]["figures"]["figure2"]["scope"] = "encoder"
+    with pytest.raises(ParamsError, match="scope model only"):
+        settings_from_params(broken)
+    broken = copy.deepcopy(params)
+    broken["efficiency"]["figures"]["figure2"]["curves"][0]["mixers"] = ["cnnonly"]
+    broken["efficiency"]["figures"]["figure2"]["curves"][0]["encoder"] = "conformer"
+    with pytest.raises(ParamsError, match="cnnonly"):
+        settings_from_params(broken)
+
+
+def test_quick_settings_shrink_the_figures():
+    args = bench.with_option_defaults(argparse.Namespace(quick=True, figures=["figure2"]))
+    s = bench.resolve_settings(args, load_params(PARAMS))
+    assert s.name == "cpu-quick" and not s.grid
+    assert s.figure("figure2").sizes == (bench.QUICK_SIZE,) and s.figure("figure2").lengths_s == (1.0, 2.0)
+    assert s.architecture(Series(bench.QUICK_SIZE, "contextnet", None, "model", "figure2"))["d_model"] == 32
 
 
 def test_frames_and_tokens():
@@ -199,6 +268,33 @@ def test_bench_quick_writes_csv_figure_table_and_records_oom(tmp_path, monkeypat
     assert "OOM at 16 GiB" in (tmp_path / "reports/efficiency/cpu-quick.md").read_text()
 
 
+def test_bench_quick_figure2_writes_five_curves_in_one_group(tmp_path, monkeypatch):
+    # Figure 2 on tiny models; the mixer-less ContextNet runs out of memory from 2 s on (injected)
+    run_bench(tmp_path, monkeypatch, "--quick", "--figures", "figure2", "--inject-oom", "contextnet@2")
+    rows = read_rows(tmp_path / "reports/efficiency/cpu-quick.csv")
+    assert len(rows) == 5 * 2 and {r["figure"] for r in rows} == {"figure2"} and {r["scope"] for r in rows} == {"model"}
+    assert [Curve(r["encoder"], r["mixer"] or None) for r in rows[::2]] == list(FIGURE2)
+    by_key = {(r["encoder"], r["mixer"], float(r["length_s"])): r for r in rows}
+    for curve in FIGURE2:
+        r = by_key[(curve.encoder, curve.mixer or "", 1.0)]
+        assert r["train_status"] == r["infer_status"] == "ok", r
+        assert float(r["train_median_s"]) > 0 and float(r["rtf_median"]) > 0 and float(r["params_m"]) > 0
+    assert int(by_key[("contextnet", "", 1.0)]["encoder_frames"]) == 25  # the tiny ContextNet subsamples 4x
+    oom = by_key[("contextnet", "", 2.0)]
+    assert oom["train_status"] == "oom" and oom["infer_status"] == "skipped" and "injected" in oom["note"]
+
+    table = (tmp_path / "reports/efficiency/cpu-quick.md").read_text()
+    sections = [line for line in table.splitlines() if line.startswith("## ")]
+    assert sections[0] == "## figure2: branchformer, contextnet `tiny`, scope `model`"
+    assert not any(line.startswith("## conformer") for line in sections) and "## Targets" not in table
+    group = table.split(sections[0])[1].split("\n## ")[0]
+    assert group.count("| length s | mhsa | summarymixing | summarymixing_lite | fastformer | contextnet |") == 3
+    assert "### Ratios to summarymixing" in group and "| contextnet | 2 | 50 | OOM at 16 GiB |" in group
+    assert "| contextnet | 1 | 25 |" in group and "Scaling exponents" in group
+    assert "ContextNet" in table and "FastFormer" in table  # the paper's read-off curves
+    assert (tmp_path / "reports/figures/efficiency_cpu-quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_real_allocation_failure_under_the_cap_is_recorded_not_raised():
     """With a cap far below what a training step needs, the allocator fails and the point reads ``oom``."""
     params = load_params(PARAMS)
@@ -261,6 +357,20 @@ def test_inference_is_skipped_where_training_ran_out_of_memory(monkeypatch):
     assert "infer not run: training ran out of memory at 2 s" in rows[2]["note"]
 
 
+def test_a_point_shared_by_the_grid_and_a_figure_is_measured_once(monkeypatch):
+    params = load_params(PARAMS)
+    params["efficiency"]["figures"] = {"same": {"scope": "mixer", "curves": [{"encoder": "conformer", "mixers": ["mhsa"]}]}}
+    settings = settings_from_params(params, figures=["grid", "same"], mixers=["mhsa"], scopes=["mixer"], lengths_s=[1, 2, 3])
+    ran: list = []
+    monkeypatch.setattr(runner, "run_point", fake_worker(train_oom_from=3, infer_timeout_from=99, ran=ran))
+    monkeypatch.setattr(runner, "_context", lambda: None)
+    rows = runner.run_all(settings)
+    assert [length for length, _ in ran] == [1.0, 2.0, 3.0]
+    assert [(r["figure"], r["train_status"]) for r in rows] == [
+        ("grid", "ok"), ("grid", "ok"), ("grid", "oom"), ("same", "ok"), ("same", "ok"), ("same", "oom")]
+    assert "measured once, for grid" in rows[4]["note"]
+
+
 # --------------------------------------------------------------------------------------------------
 # Report arithmetic
 
@@ -310,14 +420,50 @@ def test_table_marks_oom_and_ratios():
     assert "| 160 | 4000 |" in text  # ratio row at 4,000 frames
 
 
+def figure_rows() -> list[dict]:
+    """Figure 2's five curves in one figure set: mhsa costs T^2, the others T; ContextNet has no mixer."""
+    rows = []
+    for encoder, mixer, scale, quadratic in (("branchformer", "mhsa", 1.0, True), ("branchformer", "summarymixing", 1.0, False),
+                                             ("branchformer", "summarymixing_lite", 0.8, False),
+                                             ("branchformer", "fastformer", 1.0, False), ("contextnet", "", 1.5, False)):  # fmt: skip
+        for length in (10, 20, 40):
+            t = scale * 1e-2 * length * (length / 10 if quadratic else 1)
+            rows.append({"figure": "figure2", "device": "cpu", "size": "bench", "encoder": encoder, "mixer": mixer,
+                         "scope": "model", "length_s": length, "encoder_frames": 25 * length // (2 if encoder == "contextnet" else 1),
+                         "mem_limit_gib": 16, "baseline_gib": 0.5, "train_status": "ok", "train_median_s": t, "train_min_s": t,
+                         "train_peak_gib": t, "infer_status": "ok", "infer_median_s": t / 4, "rtf_median": t / 4 / length})  # fmt: skip
+    return rows
+
+
+def test_figure_group_holds_curves_of_several_encoders():
+    rows = figure_rows() + synthetic_rows()  # beside the grid's rows (no figure column: CSVs written before figures)
+    groups = report._groups(rows)
+    assert groups == [report.Group("bench", None, "model", "figure2"), report.Group("bench", "conformer", "encoder")]
+    curves = report._curves(rows, groups[0])
+    assert [report.curve_label(c, curves) for c in curves] == ["mhsa", "summarymixing", "summarymixing_lite", "fastformer", "contextnet"]
+    assert report.curve_label(Curve("conformer", "mhsa"), [Curve("conformer", "mhsa"), Curve("branchformer", "mhsa")]) == "conformer mhsa"
+    assert report.exponents(rows, groups[0], Curve("branchformer", "mhsa"), 10)["train_time"] == pytest.approx(2.0)
+    assert report.exponents(rows, groups[0], Curve("contextnet"), 10)["train_time"] == pytest.approx(1.0)
+    settings = settings_from_params(load_params(PARAMS))
+    text = report.render_table(rows, settings, {"command": "`summarymixing bench`"})
+    section = text.split("## figure2: branchformer, contextnet `bench`, scope `model`")[1].split("\n## ")[0]
+    assert "| contextnet | 40 | 500 | 1.50 | 1.50 | 1.50 |" in section  # ratios to summarymixing, its own frames
+    assert "| mhsa | 40 | 1000 | 4.00 |" in section
+    assert "| contextnet | 1.00 (10-40 s) |" in section
+    assert "## Targets of the issue" in text and "## conformer `bench`, scope `encoder`" in text
+    assert "### Self-attention / summarymixing ratios" in text  # the grid's groups keep their own ratio table
+
+
 # --------------------------------------------------------------------------------------------------
 # The DAG
 
 
-def test_snakemake_rule_runs_the_bench_and_declares_its_outputs():
-    rule = (REPO / "workflow/rules/efficiency.smk").read_text()
-    assert "rule efficiency:" in rule
-    assert '"summarymixing bench > {log} 2>&1"' in rule
-    assert "reports/efficiency/{EFFICIENCY_NAME}.csv" in rule and str(bench.csv_path("X")).replace("X", "{EFFICIENCY_NAME}") in rule
-    assert str(bench.figure_path("X")).replace("X", "{EFFICIENCY_NAME}") in rule
-    assert str(bench.TABLE) in rule
+def test_the_dag_declares_what_the_bench_writes():
+    from summarymixing import dag
+
+    params = load_params(PARAMS)
+    (job,) = [j for j in dag.plan(params) if j.stage == "efficiency"]
+    name = params["efficiency"]["device"]
+    assert job.cmd == "summarymixing bench"
+    assert set(job.reports) == {str(bench.csv_path(name)), str(bench.figure_path(name)), str(bench.TABLE)}
+    assert "src/summarymixing/efficiency/worker.py" in job.code and "efficiency" in job.params

@@ -3,6 +3,10 @@
 Both are built from the CSV rows alone (``runner.CSV_COLUMNS``), so ``summarymixing bench --from-csv``
 can redraw them without measuring again.
 
+Groups (one table section, one row of figure panels each): the grid's size x encoder x scope, whose
+curves are its mixers; and each figure's size x scope (``efficiency.figures``), whose curves may have
+different encoders, a mixer-less one named after its encoder (``contextnet``).
+
 Scaling exponent: the least-squares slope of log(cost) against log(length) over the lengths
 >= ``fit_min_s`` where the point completed (1 = linear, 2 = quadratic). Short lengths are left out
 because fixed per-step costs (optimiser step, Python overhead) dominate there and flatten every curve.
@@ -16,28 +20,32 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..io import atomic_path, write_text
-from .settings import ENCODER_FRAMES_PER_SECOND, BenchSettings
+from .settings import ENCODER_FRAMES_PER_SECOND, GRID, BenchSettings, Curve
 
 # --------------------------------------------------------------------------------------------------
 # Paper values (paper.md section 2.2): READ OFF THE PLOT by eye, estimates, not published numbers.
 # Branchformer, batch size and hardware not stated in the paper.
-PAPER_FIG2_TRAIN_TIME_S = {  # training time per sentence (s) against length (s)
+PAPER_FIG2_TRAIN_TIME_S: dict[str, tuple[float | str, ...]] = {  # training time per sentence (s) against length (s)
     "lengths_s": (1, 25, 50, 75, 100),
     "MHSA": (0.17, 0.19, 0.33, 0.53, 0.78),
     "SummaryMixing": (0.17, 0.19, 0.24, 0.29, 0.33),
     "SummaryMixing-lite": (0.13, 0.14, 0.19, 0.24, 0.28),
+    "FastFormer": (0.17, 0.18, 0.23, 0.28, 0.33),
+    "ContextNet": (0.33, 0.33, 0.39, 0.46, "0.54 (95 s)"),
 }
-PAPER_FIG2_RTF_E5 = {  # decoding real-time factor (x 1e-5)
+PAPER_FIG2_RTF_E5: dict[str, tuple[float | str, ...]] = {  # decoding real-time factor (x 1e-5); no ContextNet curve
     "lengths_s": (10, 20, 30, 40, 50, 60),
     "MHSA": (6.3, 5.5, 5.85, 6.45, 7.2, 7.8),
     "SummaryMixing": (5.85, 4.6, 4.15, 4.1, 3.85, 3.8),
     "SummaryMixing-lite": (5.0, 3.8, 3.45, 3.45, 3.25, 3.2),
+    "FastFormer": (5.9, 4.55, 4.25, 4.2, 4.1, 4.1),
 }
-PAPER_FIG2_VRAM_GB = {  # peak training VRAM (GB)
+PAPER_FIG2_VRAM_GB: dict[str, tuple[float | str, ...]] = {  # peak training VRAM (GB)
     "lengths_s": (25, 50, 75, 90, 100),
     "MHSA": (7, 17, 32, 44, 52),
     "SummaryMixing": (4.5, 8, 11, 12.5, 13.5),
     "SummaryMixing-lite": (4, 7, 9.5, 11, 11.5),
+    "FastFormer / ContextNet": (4.5, 7.5, 10.5, 12, "12.5-13"),  # one curve for both in the plot
 }
 # paper.md 2.1 (Table 1, CONFIRMED): full LibriSpeech training, MHSA -> SummaryMixing
 PAPER_TABLE1 = (
@@ -82,30 +90,72 @@ def fit_exponent(lengths: Sequence[float], costs: Sequence[float]) -> float:
 
 @dataclass(frozen=True)
 class Group:
-    """Rows of one size x encoder x scope: the mixers compared in one table."""
+    """Rows compared in one table section and one row of figure panels.
+
+    The grid's groups are one size x encoder x scope (curves: its mixers); a figure's are one size x
+    scope (``encoder`` None: its curves' encoders may differ).
+    """
 
     size: str
-    encoder: str
+    encoder: str | None
     scope: str
+    figure: str = GRID
+
+    def title(self, encoders: Sequence[str]) -> str:
+        if self.figure == GRID:
+            return f"{self.encoder} `{self.size}`, scope `{self.scope}`"
+        return f"{self.figure}: {', '.join(encoders)} `{self.size}`, scope `{self.scope}`"
+
+
+def _figure_of(row: dict[str, Any]) -> str:
+    return row.get("figure") or GRID  # CSVs written before figures existed hold the grid only
+
+
+def _curve_of(row: dict[str, Any]) -> Curve:
+    return Curve(row["encoder"], row.get("mixer") or None)
+
+
+def _group_of(row: dict[str, Any]) -> Group:
+    figure = _figure_of(row)
+    return Group(row["size"], row["encoder"] if figure == GRID else None, row["scope"], figure)
 
 
 def _groups(rows: Sequence[dict[str, Any]]) -> list[Group]:
-    seen: dict[Group, None] = {}
-    for r in rows:
-        seen.setdefault(Group(r["size"], r["encoder"], r["scope"]), None)
-    return list(seen)
+    return list(dict.fromkeys(_group_of(r) for r in rows))
 
 
-def _mixers(rows: Sequence[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(r["mixer"] for r in rows))
+def _curves(rows: Sequence[dict[str, Any]], group: Group) -> list[Curve]:
+    """The group's curves, in run order."""
+    return list(dict.fromkeys(_curve_of(r) for r in rows if _group_of(r) == group))
 
 
-def _series(rows: Sequence[dict[str, Any]], group: Group, mixer: str) -> dict[float, dict[str, Any]]:
-    return {
-        _num(r["length_s"]): r
-        for r in rows
-        if (r["size"], r["encoder"], r["scope"], r["mixer"]) == (group.size, group.encoder, group.scope, mixer)
-    }
+def curve_label(curve: Curve, curves: Sequence[Curve]) -> str:
+    """How a curve is named among ``curves``: its mixer, the encoder for a mixer-less one
+    (``contextnet``), and ``<encoder> <mixer>`` where mixers of several encoders sit side by side."""
+    if curve.mixer is None:
+        return curve.encoder
+    if len({c.encoder for c in curves if c.mixer is not None}) > 1:
+        return f"{curve.encoder} {curve.mixer}"
+    return curve.mixer
+
+
+def _as_curve(group: Group, curve: Curve | str) -> Curve:
+    """A mixer name stands for that mixer on the group's encoder (the grid's groups)."""
+    if isinstance(curve, Curve):
+        return curve
+    if group.encoder is None:
+        raise ValueError(f"group {group}: name a curve by Curve(encoder, mixer), not by the mixer {curve!r} alone")
+    return Curve(group.encoder, curve)
+
+
+def _series(rows: Sequence[dict[str, Any]], group: Group, curve: Curve | str) -> dict[float, dict[str, Any]]:
+    curve = _as_curve(group, curve)
+    return {_num(r["length_s"]): r for r in rows if _group_of(r) == group and _curve_of(r) == curve}
+
+
+def reference_curve(curves: Sequence[Curve], reference_mixer: str) -> Curve | None:
+    """The curve the group's ratios divide by: the first with the reference mixer."""
+    return next((c for c in curves if c.mixer == reference_mixer), None)
 
 
 def _oom_text(row: dict[str, Any]) -> str:
@@ -155,9 +205,9 @@ def _md_table(header: Sequence[str], body: Iterable[Sequence[str]]) -> list[str]
 # Exponents and targets
 
 
-def exponents(rows: Sequence[dict[str, Any]], group: Group, mixer: str, fit_min_s: float) -> dict[str, Any]:
+def exponents(rows: Sequence[dict[str, Any]], group: Group, curve: Curve | str, fit_min_s: float) -> dict[str, Any]:
     """Scaling exponents in T of training time, inference time and training memory of one series."""
-    series = _series(rows, group, mixer)
+    series = _series(rows, group, curve)
     out: dict[str, Any] = {}
     for name, phase, key in (("train_time", "train", "train_median_s"), ("infer_time", "infer", "infer_median_s"),
                              ("train_memory", "train", "train_peak_gib")):  # fmt: skip
@@ -253,7 +303,7 @@ def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, proven
         "What is measured (one fresh process per size x encoder x mixer x scope x length; batch "
         f"{settings.batch_size}; synthetic fbank input, {settings.tokens_per_second:g} tokens per second of audio):",
         "",
-        "- **scope `model`**: the whole `AttentionCTCModel` the DAG trains. *Training step* = fbank normalisation + "
+        "- **scope `model`**: the whole `EncoderDecoderModel` the DAG trains. *Training step* = fbank normalisation + "
         "CNN front-end + encoder + Transformer decoder + CTC/attention loss, backward, gradient clipping, AdamW step. "
         "*Inference* = normalisation + CNN + encoder + **CTC greedy decoding** (deterministic cost; no beam search).",
         "- **scope `encoder`**: the encoder alone (input projection + encoder layers) on random CNN-sized inputs: "
@@ -278,16 +328,22 @@ def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, proven
         f"{ENCODER_FRAMES_PER_SECOND} L encoder frames (40 ms after 4x subsampling).",
         "",
     ]
+    figures = list(dict.fromkeys(_figure_of(r) for r in rows if _figure_of(r) != GRID))
+    if figures:
+        lines[-1:-1] = [
+            "- **figures** (" + ", ".join(f"`{f}`" for f in figures) + "): explicit sets of curves "
+            "(`efficiency.figures`), each in one scope at its own lengths; its curves may have different encoders, "
+            "and an encoder without a token mixer is named after itself. A point also in another set is measured once.",
+        ]
     lines += ["Architectures:", ""]
-    for size in settings.sizes:
-        for enc in settings.encoders:
-            arch = settings.architectures[size][enc]
+    for size, enc in dict.fromkeys((r["size"], r["encoder"]) for r in rows):
+        arch = settings.architectures.get(size, {}).get(enc)
+        if arch is not None:
             lines.append(f"- `{size}` {enc}: " + ", ".join(f"{k} {v}" for k, v in arch.items()))
     lines.append("")
 
-    mixers = _mixers(rows)
-    attention = [m for m in mixers if (settings.mixer_configs.get(m) or {}).get("type") == "attention"]
-    checked = [g for g in _groups(rows) if ref in mixers and g.encoder == "conformer"]
+    groups = _groups(rows)
+    checked = [g for g in groups if g.figure == GRID and g.encoder == "conformer" and Curve("conformer", ref) in _curves(rows, g)]
     if checked:
         lines += [
             "## Targets of the issue, per scope",
@@ -304,56 +360,113 @@ def render_table(rows: Sequence[dict[str, Any]], settings: BenchSettings, proven
         if skipped:
             lines += [f"Not measured at the targets' lengths: {', '.join(skipped)}.", ""]
 
-    for group in _groups(rows):
-        by_mixer = {m: _series(rows, group, m) for m in mixers}
-        lengths = sorted({x for s in by_mixer.values() for x in s})
-        lines += [f"## {group.encoder} `{group.size}`, scope `{group.scope}`", ""]
-
-        if attention and ref in by_mixer:
-            lines += [f"### Self-attention / {ref} ratios (median times; peak memory above baseline)", ""]
-            header = ["length s", "enc. frames"]
-            for m in attention:
-                header += [f"{m}/{ref} training time", f"{m}/{ref} training memory", f"{m}/{ref} inference time"]
-            body = []
-            for x in lengths:
-                r_ref = by_mixer[ref].get(x)
-                frames = next((str(s[x]["encoder_frames"]) for s in by_mixer.values() if x in s and s[x]["encoder_frames"] not in ("", None)), "")
-                cells = [f"{x:g}", frames]
-                for m in attention:
-                    a = by_mixer[m].get(x)
-                    cells += [_ratio(a, r_ref, "train", "train_median_s"), _ratio(a, r_ref, "train", "train_peak_gib"),
-                              _ratio(a, r_ref, "infer", "infer_median_s")]  # fmt: skip
-                body.append(cells)
-            lines += _md_table(header, body) + [""]
-
-        for title, phase, key, fmt in (
-            ("Training step per utterance, median s", "train", "train_median_s", "{:.3g}"),
-            ("Peak training memory, GiB above baseline", "train", "train_peak_gib", "{:.3g}"),
-            ("Inference (decoding) real-time factor, median", "infer", "rtf_median", "{:.3g}"),
-        ):
-            lines += [f"### {title}", ""]
-            body = [[f"{x:g}"] + [_phase_cell(by_mixer[m].get(x), phase, key, fmt) for m in mixers] for x in lengths]
-            lines += _md_table(["length s", *mixers], body) + [""]
-            if key != "train_peak_gib" and any(contended(r) for s in by_mixer.values() for r in s.values()):
-                lines += [f"† other processes used more than {CONTENDED_PCT:g} % of the CPUs while this point ran "
-                          "(`others_cpu_pct` in the CSV): its time is inflated.", ""]
-
-        lines += [
-            f"### Scaling exponents (slope of log cost against log length, completed lengths >= {settings.fit_min_s:g} s)",
-            "",
-        ]
-        body = []
-        for m in mixers:
-            e = exponents(rows, group, m, settings.fit_min_s)
-            cells = [m]
-            for name in ("train_time", "infer_time", "train_memory"):
-                rng = e[f"{name}_range"]
-                cells.append("n/a" if rng is None else f"{e[name]:.2f} ({rng[0]:g}-{rng[1]:g} s)")
-            body.append(cells)
-        lines += _md_table(["mixer", "training time", "inference time", "training memory"], body) + [""]
+    for group in groups:
+        lines += _group_section(rows, group, settings)
 
     lines += _paper_section()
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _group_section(rows: Sequence[dict[str, Any]], group: Group, settings: BenchSettings) -> list[str]:
+    """One group's tables: ratios to the reference mixer, the three measurements, scaling exponents.
+
+    Ratios: in the grid, of the self-attention mixers (the targets' comparison); in a figure, of every
+    curve, as the figure compares them all.
+    """
+    ref = settings.reference_mixer
+    curves = _curves(rows, group)
+    names = {c: curve_label(c, curves) for c in curves}
+    by_curve = {c: _series(rows, group, c) for c in curves}
+    lengths = sorted({x for s in by_curve.values() for x in s})
+    lines = [f"## {group.title(list(dict.fromkeys(c.encoder for c in curves)))}", ""]
+
+    reference = reference_curve(curves, ref)
+    if reference is not None and group.figure == GRID:
+        lines += _attention_ratios(by_curve, reference, curves, names, settings)
+    elif reference is not None:
+        lines += _ratios_to_reference(by_curve, reference, curves, names)
+
+    for title, phase, key, fmt in (
+        ("Training step per utterance, median s", "train", "train_median_s", "{:.3g}"),
+        ("Peak training memory, GiB above baseline", "train", "train_peak_gib", "{:.3g}"),
+        ("Inference (decoding) real-time factor, median", "infer", "rtf_median", "{:.3g}"),
+    ):
+        lines += [f"### {title}", ""]
+        body = [[f"{x:g}"] + [_phase_cell(by_curve[c].get(x), phase, key, fmt) for c in curves] for x in lengths]
+        lines += _md_table(["length s", *names.values()], body) + [""]
+        if key != "train_peak_gib" and any(contended(r) for s in by_curve.values() for r in s.values()):
+            lines += [f"† other processes used more than {CONTENDED_PCT:g} % of the CPUs while this point ran "
+                      "(`others_cpu_pct` in the CSV): its time is inflated.", ""]
+
+    lines += [
+        f"### Scaling exponents (slope of log cost against log length, completed lengths >= {settings.fit_min_s:g} s)",
+        "",
+    ]
+    body = []
+    for c in curves:
+        e = exponents(rows, group, c, settings.fit_min_s)
+        cells = [names[c]]
+        for name in ("train_time", "infer_time", "train_memory"):
+            rng = e[f"{name}_range"]
+            cells.append("n/a" if rng is None else f"{e[name]:.2f} ({rng[0]:g}-{rng[1]:g} s)")
+        body.append(cells)
+    lines += _md_table(["mixer" if group.figure == GRID else "curve", "training time", "inference time", "training memory"], body)
+    return lines + [""]
+
+
+def _frames(row: dict[str, Any] | None) -> str:
+    return "" if row is None or row.get("encoder_frames") in ("", None) else str(row["encoder_frames"])
+
+
+def _attention_ratios(
+    by_curve: dict[Curve, dict[float, dict[str, Any]]], reference: Curve, curves: Sequence[Curve], names: dict[Curve, str],
+    settings: BenchSettings,
+) -> list[str]:
+    """The grid's ratio table: each self-attention mixer / the reference, one row per length."""
+    compared = [c for c in curves if c.mixer and (settings.mixer_configs.get(c.mixer) or {}).get("type") == "attention"]
+    if not compared:
+        return []
+    r_name = names[reference]
+    lines = [f"### Self-attention / {r_name} ratios (median times; peak memory above baseline)", ""]
+    header = ["length s", "enc. frames"]
+    for c in compared:
+        header += [f"{names[c]}/{r_name} training time", f"{names[c]}/{r_name} training memory",
+                   f"{names[c]}/{r_name} inference time"]  # fmt: skip
+    body = []
+    for x in sorted({x for s in by_curve.values() for x in s}):
+        r_ref = by_curve[reference].get(x)
+        cells = [f"{x:g}", next((f for f in (_frames(s.get(x)) for s in by_curve.values()) if f), "")]
+        for c in compared:
+            a = by_curve[c].get(x)
+            cells += [_ratio(a, r_ref, "train", "train_median_s"), _ratio(a, r_ref, "train", "train_peak_gib"),
+                      _ratio(a, r_ref, "infer", "infer_median_s")]  # fmt: skip
+        body.append(cells)
+    return lines + _md_table(header, body) + [""]
+
+
+def _ratios_to_reference(
+    by_curve: dict[Curve, dict[float, dict[str, Any]]], reference: Curve, curves: Sequence[Curve], names: dict[Curve, str]
+) -> list[str]:
+    """A figure's ratio table: every other curve / the reference, one row per curve and length (encoder
+    frames per curve: encoders that subsample differently have different numbers)."""
+    r_name = names[reference]
+    body = []
+    for c in curves:
+        if c == reference:
+            continue
+        for x, a in sorted(by_curve[c].items()):
+            r_ref = by_curve[reference].get(x)
+            body.append([names[c], f"{x:g}", _frames(a), _ratio(a, r_ref, "train", "train_median_s"),
+                         _ratio(a, r_ref, "train", "train_peak_gib"), _ratio(a, r_ref, "infer", "infer_median_s")])  # fmt: skip
+    if not body:
+        return []
+    lines = [f"### Ratios to {r_name} (median times; peak memory above baseline)", ""]
+    return lines + _md_table(["curve", "length s", "enc. frames", "training time", "training memory", "inference time"], body) + [""]
+
+
+def _paper_cell(value: float | str) -> str:
+    """A read-off value; text where the plot gives a range or another length."""
+    return value if isinstance(value, str) else f"{value:g}"
 
 
 def _paper_section() -> list[str]:
@@ -370,7 +483,7 @@ def _paper_section() -> list[str]:
     lines += _md_table(["encoder", "mixer", "GPU hours", "peak VRAM GB"], body) + [""]
     lines += [
         "Figure 2 (paper.md 2.2): **values READ OFF THE PLOT by eye, estimates, not published numbers** "
-        "(Branchformer; hardware and batch size not stated).",
+        "(Branchformer with each token mixer, and ContextNet; hardware and batch size not stated).",
         "",
     ]
     for title, table in (
@@ -379,9 +492,9 @@ def _paper_section() -> list[str]:
         ("peak training VRAM, GB", PAPER_FIG2_VRAM_GB),
     ):
         models = [k for k in table if k != "lengths_s"]
-        body = [[f"{x:g}"] + [f"{table[m][i]:g}" for m in models] for i, x in enumerate(table["lengths_s"])]
+        body = [[f"{x:g}"] + [_paper_cell(table[m][i]) for m in models] for i, x in enumerate(table["lengths_s"])]
         last = len(table["lengths_s"]) - 1
-        ratio = table["MHSA"][last] / table["SummaryMixing"][last]
+        ratio = float(table["MHSA"][last]) / float(table["SummaryMixing"][last])
         lines += [f"*{title}* (MHSA / SummaryMixing at {table['lengths_s'][last]:g} s: {ratio:.1f}x)", ""]
         lines += _md_table(["length s", *models], body) + [""]
     return lines
@@ -391,9 +504,55 @@ def _paper_section() -> list[str]:
 # Figure
 
 
+@dataclass(frozen=True)
+class _Line:
+    """One curve of a panel row: its label, its rows (length -> row), colour and line style indices."""
+
+    label: str
+    series: dict[float, dict[str, Any]]
+    colour: int
+    style: int
+
+
+def _panel_rows(rows: Sequence[dict[str, Any]]) -> list[tuple[str, list[_Line]]]:
+    """(title, lines) per row of panels: one per grid scope (every grid curve in it, named
+    encoder-mixer-size), then one per figure and scope (its curves named as in its table).
+
+    A curve's colour follows its name (mixer, or encoder without one), the same in every row; curves of
+    one row sharing a name (other encoders or sizes) differ by line style.
+    """
+    colour_of: dict[str, int] = {}
+    for r in rows:
+        colour_of.setdefault(_curve_of(r).name, len(colour_of))
+    panel_rows: list[tuple[str, list[_Line]]] = []
+    scopes = [s for s in ("model", "encoder", "mixer") if any(r["scope"] == s for r in rows)]
+    keys = [(GRID, scope) for scope in scopes]
+    keys += list(dict.fromkeys((_figure_of(r), r["scope"]) for r in rows if _figure_of(r) != GRID))
+    for figure, scope in keys:
+        in_row = [r for r in rows if _figure_of(r) == figure and r["scope"] == scope]
+        if not in_row:
+            continue
+        members = list(dict.fromkeys((r["size"], _curve_of(r)) for r in in_row))
+        curves = list(dict.fromkeys(c for _, c in members))
+        several_sizes = len({size for size, _ in members}) > 1
+        lines, styles = [], {}
+        for size, curve in members:
+            if figure == GRID:
+                label = "-".join(part for part in (curve.encoder, curve.mixer, size) if part)
+            else:
+                label = curve_label(curve, curves) + (f" ({size})" if several_sizes else "")
+            series = {_num(r["length_s"]): r for r in in_row if r["size"] == size and _curve_of(r) == curve}
+            style = styles.setdefault(curve.name, 0)
+            styles[curve.name] += 1
+            lines.append(_Line(label, series, colour_of[curve.name], style))
+        title = f"scope: {scope}" if figure == GRID else f"{figure} (scope: {scope})"
+        panel_rows.append((title, lines))
+    return panel_rows
+
+
 def render_figure(rows: Sequence[dict[str, Any]], path: Path, title: str) -> None:
     """Figure 2's three panels (training time, decoding RTF, peak training memory against length), one row
-    of panels per scope, one line per size x encoder x mixer.
+    of panels per grid scope and one per figure (``_panel_rows``), each with its legend.
 
     A cross marks out-of-memory at the length where it happened (memory panel: at the cap). Log-log axes,
     so a slope of 1 is linear and 2 quadratic.
@@ -405,48 +564,49 @@ def render_figure(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Non
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     plain = FuncFormatter(lambda value, _: f"{value:g}")
-    scopes = [s for s in ("model", "encoder", "mixer") if any(r["scope"] == s for r in rows)]
     panels = (
         ("training step per utterance (s)", "train", "train_median_s"),
         ("decoding real-time factor", "infer", "rtf_median"),
         ("peak training memory above baseline (GiB)", "train", "train_peak_gib"),
     )
-    curves = list(dict.fromkeys((r["size"], r["encoder"], r["mixer"]) for r in rows))
     colours = plt.get_cmap("tab10")
-    fig, axes = plt.subplots(len(scopes), 3, figsize=(16, 4.2 * len(scopes) + 1.2), squeeze=False)
-    for row_axes, scope in zip(axes, scopes):
+    styles = ("-", "--", ":", "-.")
+    panel_rows = _panel_rows(rows)
+    fig, axes = plt.subplots(len(panel_rows), 3, figsize=(18, 4.2 * len(panel_rows) + 0.8), squeeze=False)
+    for row_axes, (row_title, lines) in zip(axes, panel_rows):
         for ax, (ylabel, phase, key) in zip(row_axes, panels):
-            for i, (size, enc, mixer) in enumerate(curves):
-                series = sorted(
-                    (_num(r["length_s"]), r) for r in rows if (r["size"], r["encoder"], r["mixer"], r["scope"]) == (size, enc, mixer, scope)
-                )
+            for i, line in enumerate(lines):
+                colour = colours(line.colour % 10)
+                series = sorted(line.series.items())
                 ok = [(x, _num(r[key])) for x, r in series if _ok(r, phase)]
                 if ok:
-                    ax.plot([p[0] for p in ok], [p[1] for p in ok], "-", marker="o", ms=3.5, color=colours(i % 10),
-                            label=f"{enc}-{mixer}-{size}")  # fmt: skip
+                    ax.plot([p[0] for p in ok], [p[1] for p in ok], styles[line.style % len(styles)], marker="o", ms=3.5,
+                            color=colour, label=line.label)  # fmt: skip
                 first_oom = next((r for _, r in series if r.get(f"{phase}_status") == "oom"), None)
                 if first_oom is not None:
                     y = _num(first_oom["mem_limit_gib"]) if key == "train_peak_gib" else (ok[-1][1] if ok else math.nan)
                     x = _num(first_oom["length_s"]) * (1 + 0.04 * i)  # side by side where several run out together
-                    ax.plot([x], [y], "x", ms=10, mew=2, color=colours(i % 10))
+                    ax.plot([x], [y], "x", ms=10, mew=2, color=colour)
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xticks(sorted({_num(r["length_s"]) for r in rows if r["scope"] == scope}))
+            ax.set_xticks(sorted({x for line in lines for x in line.series}))
             ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             for axis in (ax.xaxis, ax.yaxis):
                 axis.set_major_formatter(plain)
                 axis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("utterance length (s of audio)")
             ax.set_ylabel(ylabel)
-            ax.set_title(f"scope: {scope}", fontsize=9)
+            ax.set_title(row_title, fontsize=9)
             ax.grid(True, which="both", alpha=0.3)
-    handles: dict[str, Any] = {}
-    for ax in axes.flat:
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(lab, h)
-    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(5, max(1, len(handles))), fontsize=9, frameon=False)
+        if row_axes[-1].get_legend_handles_labels()[0] or row_axes[0].get_legend_handles_labels()[0]:
+            handles: dict[str, Any] = {}
+            for ax in row_axes:
+                for h, lab in zip(*ax.get_legend_handles_labels()):
+                    handles.setdefault(lab, h)
+            row_axes[-1].legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                                fontsize=8, frameon=False)  # fmt: skip
     fig.suptitle(title + "   (x = out of memory)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05 + 0.025 * (len(handles) // 5), 1, 0.97))
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
     plt.close(fig)

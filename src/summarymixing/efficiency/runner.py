@@ -21,6 +21,9 @@ Out of memory is a result, never a crash:
     are recorded as ``oom`` (or ``timeout``) with the note ``not run: ...``;
   * the worker runs the training step first; where it ran out of memory, inference is not run at that
     length or longer ones (``skipped``): on CPU that inference would be the slowest point of the run.
+
+A point that two sets share (the grid and a figure, or two figures: same size, encoder, mixer, scope
+and length) is measured once; its row is repeated under each set's name (``figure`` column).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..io import write_text
-from .settings import BenchSettings, Point, Series, iter_points
+from .settings import BenchSettings, Point, iter_points
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ LARGE_POINT_GIB = 4.0  # after a point this large, wait for the machine to be qu
 
 CSV_COLUMNS = (
     "device", "device_name", "threads", "precision", "torch_version",
-    "size", "encoder", "mixer", "scope", "length_s", "fbank_frames", "encoder_frames", "tokens", "batch_size", "params_m",
+    "figure", "size", "encoder", "mixer", "scope", "length_s", "fbank_frames", "encoder_frames", "tokens", "batch_size", "params_m",
     "infer_status", "infer_median_s", "infer_min_s", "rtf_median", "rtf_min", "infer_peak_gib", "infer_runs",
     "train_status", "train_median_s", "train_min_s", "train_peak_gib", "train_runs",
     "baseline_gib", "mem_limit_gib", "warmup", "load_1min", "others_cpu_pct", "attempts", "note",
@@ -202,9 +205,10 @@ def row_for(point: Point, result: PointResult | None, blocked: dict[str, Blocked
         "threads": s.threads,
         "precision": s.precision,
         "torch_version": setup.get("torch_version", ""),
+        "figure": series.figure,
         "size": series.size,
         "encoder": series.encoder,
-        "mixer": series.mixer,
+        "mixer": series.mixer or "",  # none: an encoder without a token mixer (the curve is named after the encoder)
         "scope": series.scope,
         "length_s": point.length_s,
         "fbank_frames": setup.get("fbank_frames", s.fbank_frames(point.length_s)),
@@ -266,10 +270,18 @@ def run_all(settings: BenchSettings, points: Iterable[Point] | None = None) -> l
     """Measure every point (series by series, lengths ascending) and return the CSV rows."""
     ctx = _context()
     rows: list[dict[str, Any]] = []
-    blocked_by_series: dict[Series, dict[str, Blocked]] = {}
+    # keyed by what is measured, not by set: a series shared by two sets is blocked and measured once
+    blocked_by_series: dict[tuple[Any, ...], dict[str, Blocked]] = {}
+    measured: dict[tuple[Any, ...], dict[str, Any]] = {}
     previous_rss_gib = 0.0
     for point in points if points is not None else iter_points(settings):
-        blocked = blocked_by_series.setdefault(point.series, {})
+        key = (*point.series.measured, point.length_s)
+        if key in measured:
+            shared = measured[key]
+            rows.append({**shared, "figure": point.series.figure,
+                         "note": "; ".join(n for n in (shared["note"], f"measured once, for {shared['figure']}") if n)})
+            continue
+        blocked = blocked_by_series.setdefault(point.series.measured, {})
         started = time.monotonic()
         result = None
         attempts = 0
@@ -291,6 +303,7 @@ def run_all(settings: BenchSettings, points: Iterable[Point] | None = None) -> l
         row["attempts"] = attempts
         previous_rss_gib = result.max_rss_gib if result is not None else 0.0
         rows.append(row)
+        measured[key] = row
         for phase in PHASES:
             status = row[f"{phase}_status"]
             if status in ("oom", "timeout") and phase not in blocked:

@@ -2,7 +2,7 @@
 
 The runner starts one process per point (``runner.py``); this module runs inside it:
 
-1. build the model (``AttentionCTCModel``, as the DAG trains it) and the synthetic inputs, then take the
+1. build the model (``EncoderDecoderModel``, as the DAG trains it) and the synthetic inputs, then take the
    memory baseline: on CPU the resident set size after ``malloc_trim`` (VmRSS), on CUDA
    ``torch.cuda.memory_allocated``. Peak memory is reported *above* that baseline: activations,
    gradients, optimiser state and workspace, not the weights.
@@ -43,7 +43,7 @@ import speechbrain.decoders  # noqa: F401 - imported here so the forkserver prel
 import speechbrain.nnet.losses  # noqa: F401
 import torch
 
-from ..models.asr import AttentionCTCModel, count_parameters
+from ..models.seq2seq import EncoderDecoderModel, count_parameters
 from ..models.mixers import MIXER_ATTRIBUTES
 from .settings import (
     CTC_WEIGHT,
@@ -228,30 +228,31 @@ def repeat_timed(
 class MixerStack(torch.nn.Module):
     """Scope ``mixer``: the encoder's token mixers alone, ``x + mixer(LayerNorm(x))`` per layer.
 
-    Takes the very mixer modules of a built ``AttentionCTCModel`` encoder (and its input projection and
-    positional encoding, as ``TransformerASR.encode`` uses them) but none of the FFN, convolution or
-    cgMLP modules: the cost of the token mixer itself, the quantity whose scaling in T differs.
+    Takes the very mixer modules of a built encoder (and its input projection and positional encoding,
+    as the encoder uses them) but none of the FFN, convolution or cgMLP modules: the cost of the token
+    mixer itself, the quantity whose scaling in T differs.
     """
 
-    def __init__(self, transformer: torch.nn.Module, d_model: int):
+    def __init__(self, encoder: torch.nn.Module, d_model: int):
         super().__init__()
-        self.input_projection = transformer.custom_src_module
-        self.positional_encoding = transformer.positional_encoding
-        self.uses_relative_positions = transformer.attention_type == "RelPosMHAXL"
-        self.uses_absolute_positions = not self.uses_relative_positions and transformer.positional_encoding_type == "fixed_abs_sine"
+        if not hasattr(encoder, "layers") or not hasattr(encoder, "positions"):
+            raise ValueError(f"scope 'mixer': {type(encoder).__name__} has no token mixers to time")
+        self.input_projection = encoder.input_proj
+        self.positions = encoder.positions
+        self.positional_encoding = getattr(encoder, "positional_encoding", None)
         self.mixers = torch.nn.ModuleList(
-            next(getattr(layer, name) for name in MIXER_ATTRIBUTES if hasattr(layer, name)) for layer in transformer.encoder.layers
+            next(getattr(layer, name) for name in MIXER_ATTRIBUTES if hasattr(layer, name)) for layer in encoder.layers.layers
         )
         self.norms = torch.nn.ModuleList(torch.nn.LayerNorm(d_model) for _ in self.mixers)
 
     def forward(self, src: torch.Tensor) -> torch.Tensor:
         x = self.input_projection(src)
         pos_embs = None
-        if self.uses_relative_positions:
-            pos_embs = self.positional_encoding(x)  # None for SummaryMixing (NoPositionalEncoding)
-        elif self.uses_absolute_positions:
+        if self.positions == "relative":
+            pos_embs = self.positional_encoding(x)
+        elif self.positions == "absolute":
             x = x + self.positional_encoding(x)
-        padding = torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)  # what encode() passes at full length
+        padding = torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)  # what the encoder passes at full length
         for norm, mixer in zip(self.norms, self.mixers):
             h = norm(x)
             x = x + mixer(h, h, h, attn_mask=None, key_padding_mask=padding, pos_embs=pos_embs)[0]
@@ -262,8 +263,8 @@ class InjectedOutOfMemory(torch.OutOfMemoryError):
     """Raised by ``--inject-oom`` (tests): exercises the out-of-memory path without using the memory."""
 
 
-def extend_absolute_positions(model: AttentionCTCModel, frames: int) -> bool:
-    """Lengthen the encoder's sinusoidal position table (regular MHA) to ``frames`` if it is shorter.
+def extend_absolute_positions(model: EncoderDecoderModel, frames: int) -> bool:
+    """Lengthen the encoder's sinusoidal position table (absolute positions) to ``frames`` if it is shorter.
 
     SpeechBrain's ``PositionalEncoding`` precomputes ``max_length`` = 2500 positions (100 s of audio),
     so a regularMHA encoder cannot take longer inputs at all. The same sinusoids, computed further, cost
@@ -271,27 +272,37 @@ def extend_absolute_positions(model: AttentionCTCModel, frames: int) -> bool:
     """
     from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
 
-    transformer = model.transformer
-    table = getattr(transformer, "positional_encoding", None)
-    if transformer.positional_encoding_type != "fixed_abs_sine" or not isinstance(table, PositionalEncoding):
+    encoder = model.encoder
+    table = getattr(encoder, "positional_encoding", None)
+    if getattr(encoder, "positions", None) != "absolute" or not isinstance(table, PositionalEncoding):
         return False
     if table.max_len >= frames:
         return False
-    transformer.positional_encoding = PositionalEncoding(table.pe.shape[-1], max_len=frames).to(table.pe.device)
+    encoder.positional_encoding = PositionalEncoding(table.pe.shape[-1], max_len=frames).to(table.pe.device)
     return True
 
 
-def scope_parts(model: AttentionCTCModel, scope: str, d_model: int) -> tuple[torch.nn.Module, Callable[..., torch.Tensor]]:
-    """What a training step of ``scope`` updates, and its forward on encoder-sized input ``(x, rel_lens)``.
+def scope_parts(model: EncoderDecoderModel, scope: str, d_model: int) -> tuple[torch.nn.Module, Callable[..., torch.Tensor]]:
+    """What a training step of ``scope`` updates, and its forward on CNN-output-sized input ``(x, rel_lens)``.
 
     ``model``: the whole model (its forward is ``model`` itself, called in ``measure_point``);
-    ``encoder``: input projection + encoder layers, ``TransformerASR.encode``; ``mixer``: ``MixerStack``.
+    ``encoder``: input projection + encoder layers; ``mixer``: ``MixerStack``.
     """
+    from ..models.encoders import padding_mask
+
     if scope == "model":
         return model, model.encode
+    encoder = model.encoder
+    if not hasattr(encoder, "forward_layers"):
+        raise ValueError(f"scope {scope!r}: the {type(encoder).__name__} has no separate front-end; time it in scope 'model'")
     if scope == "encoder":
-        return torch.nn.ModuleList([model.transformer.custom_src_module, model.transformer.encoder]), model.transformer.encode
-    stack = MixerStack(model.transformer, d_model).to(next(model.parameters()).device)
+
+        def encode(x: torch.Tensor, rel_lens: torch.Tensor) -> torch.Tensor:
+            h = encoder.input_proj(x)
+            return encoder.forward_layers(h, padding_mask(h, rel_lens))
+
+        return torch.nn.ModuleList([encoder.input_proj, encoder.layers]), encode
+    stack = MixerStack(encoder, d_model).to(next(model.parameters()).device)
     return stack, lambda x, rel_lens: stack(x)
 
 
@@ -311,7 +322,7 @@ def measure_point(point: Point, send: Send) -> None:
     autocast = (lambda: torch.autocast(device.type, dtype=amp_dtype)) if amp_dtype else nullcontext
 
     arch = s.architecture(series)
-    model = AttentionCTCModel(arch, n_tokens=s.vocab_size, n_mels=s.n_mels).to(device)
+    model = EncoderDecoderModel(arch, n_tokens=s.vocab_size, n_mels=s.n_mels).to(device)
     encoder_frames_needed = s.fbank_frames(point.length_s) // 4 + 1
     extended = extend_absolute_positions(model, encoder_frames_needed)
     timed, encode = scope_parts(model, series.scope, arch["d_model"])
@@ -327,11 +338,15 @@ def measure_point(point: Point, send: Send) -> None:
     with torch.no_grad():
         model.train()
         model.normalize(feats, rel_lens, epoch=0)  # global mean/variance statistics, as a trained model has
-        cnn_out = model.cnn(feats[:1])  # its size is the encoder-scope input
-    encoder_frames = cnn_out.shape[1]
-    encoder_in = torch.randn(B, encoder_frames, math.prod(cnn_out.shape[2:]), device=device)
-    del cnn_out
-    inject = s.oom_injected(series.mixer, point.length_s)
+        if hasattr(model.encoder, "cnn"):
+            cnn_out = model.encoder.cnn(feats[:1])  # its size is the encoder-scope input
+            encoder_frames = cnn_out.shape[1]
+            encoder_in = torch.randn(B, encoder_frames, math.prod(cnn_out.shape[2:]), device=device)
+            del cnn_out
+        else:  # an encoder that subsamples by itself (ContextNet): timed in scope model only, on feats
+            encoder_frames = math.ceil(T / getattr(model.encoder, "subsampling", 1))
+            encoder_in = feats
+    inject = s.oom_injected(series.curve.name, point.length_s)
 
     def infer() -> None:
         with torch.inference_mode(), autocast():

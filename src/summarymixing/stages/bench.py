@@ -1,8 +1,9 @@
 """``summarymixing bench``: the efficiency benchmark (DAG stage ``efficiency``).
 
 Regenerates the paper's Figure 2 on this hardware: for every size x encoder x mixer x scope of
-``params.yaml: efficiency`` and every length, the time of a full training step, the decoding real-time
-factor and the peak memory, each point in a fresh process (``summarymixing.efficiency``). Writes
+``params.yaml: efficiency`` (the grid, and the explicit sets of ``efficiency.figures``) and every
+length, the time of a full training step, the decoding real-time factor and the peak memory, each
+point in a fresh process (``summarymixing.efficiency``). Writes
 
     reports/efficiency/<name>.csv          one row per point (raw numbers, statuses, OOM)
     reports/figures/efficiency_<name>.png  three panels like Figure 2
@@ -13,6 +14,8 @@ to reports/efficiency/<name>.md, so only the DAG's run writes reports/tables/eff
 
     summarymixing bench                                   # the DAG's command: params.yaml as is
     summarymixing bench --quick                           # tiny model, 1-2 s: reports/efficiency/cpu-quick.*
+    summarymixing bench --figures figure2 --name cpu-figure2   # only efficiency.figures.figure2
+    summarymixing bench --quick --figures figure2         # the same set on tiny models
     summarymixing bench --device cuda --name cuda-h100 --sizes paper --encoders conformer branchformer \\
         --scopes model encoder --lengths 1 5 10 20 40 60 80 100   # table: reports/efficiency/cuda-h100.md
     summarymixing bench --from-csv reports/efficiency/cpu.csv   # redraw figure and table only
@@ -47,6 +50,10 @@ QUICK_ARCHITECTURE = {
     "d_model": 32, "nhead": 2, "num_encoder_layers": 2, "num_decoder_layers": 1, "d_ffn": 64,
     "kernel_size": 7, "csgu_linear_units": 64, "dropout": 0.1,
 }  # fmt: skip
+QUICK_CONTEXTNET = {
+    "d_model": 32, "nhead": 2, "num_encoder_layers": 3, "num_decoder_layers": 1, "d_ffn": 64, "dropout": 0.1,
+    "alpha": 0.125, "block_layers": 2, "kernel_size": 5, "widen_at": 1, "stride_blocks": [0, 1],
+}  # fmt: skip
 QUICK_OVERRIDES = {
     "lengths_s": (1.0, 2.0), "warmup": 0, "repeats": 1, "vocab_size": 32, "threads": 1, "fit_min_s": 1.0,
     "contended_retries": 0,  # a smoke test: never wait for a busy machine
@@ -72,10 +79,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), help="where to run (efficiency.device)")
     parser.add_argument("--name", help="output name: reports/efficiency/<name>.csv ... (default: the device)")
     parser.add_argument("--sizes", nargs="+", help="efficiency.models.* or models.* sizes (efficiency.sizes)")
-    parser.add_argument("--encoders", nargs="+", help="conformer, branchformer, transformer (efficiency.encoders)")
-    parser.add_argument("--mixers", nargs="+", help="mixers.* names (efficiency.mixers)")
-    parser.add_argument("--scopes", nargs="+", choices=("mixer", "encoder", "model"), help="efficiency.scopes")
-    parser.add_argument("--lengths", nargs="+", type=float, dest="lengths_s", help="seconds of audio, for every scope (efficiency.lengths_s)")
+    parser.add_argument("--figures", nargs="+", metavar="NAME",
+                        help="run only these sets: names of efficiency.figures, and grid for the encoders x mixers x "
+                             "scopes grid (default: all of them; the grid alone when --encoders, --mixers or --scopes is given)")
+    parser.add_argument("--encoders", nargs="+",
+                        help="the grid's encoders: conformer, branchformer, transformer, contextnet (efficiency.encoders)")
+    parser.add_argument("--mixers", nargs="+", help="the grid's mixers: mixers.* names (efficiency.mixers)")
+    parser.add_argument("--scopes", nargs="+", choices=("mixer", "encoder", "model"), help="the grid's scopes (efficiency.scopes)")
+    parser.add_argument("--lengths", nargs="+", type=float, dest="lengths_s",
+                        help="seconds of audio, for every scope and figure (efficiency.lengths_s, efficiency.figures.*.lengths_s)")
     parser.add_argument("--threads", type=int, help="torch threads (efficiency.threads)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="efficiency.precision")
     parser.add_argument("--batch-size", type=int, help="efficiency.batch_size")
@@ -89,8 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: tiny model, lengths 1 and 2 s, one run; outputs named <device>-quick")
     parser.add_argument("--from-csv", type=Path, help="do not measure: redraw the figure and the table from this CSV")
-    parser.add_argument("--inject-oom", action="append", metavar="MIXER@SECONDS",
-                        help="tests: make MIXER's training step raise out-of-memory from SECONDS on")
+    parser.add_argument("--inject-oom", action="append", metavar="CURVE@SECONDS",
+                        help="tests: make CURVE's training step raise out-of-memory from SECONDS on "
+                             "(a mixer, or the encoder of a mixer-less curve: contextnet)")
 
 
 def resolve_settings(args: argparse.Namespace, params: dict[str, Any]):
@@ -100,6 +113,7 @@ def resolve_settings(args: argparse.Namespace, params: dict[str, Any]):
     keys = ("device", "name", "sizes", "encoders", "mixers", "scopes", "lengths_s", "threads", "precision", "batch_size",
             "warmup", "repeats", "phase_budget_s", "point_timeout_s", "memory_limit_gib")  # fmt: skip
     overrides = {k: getattr(args, k, None) for k in keys}
+    figures = getattr(args, "figures", None)
     device = args.device or (params.get("efficiency") or {}).get("device", "cpu")
     if not args.name:
         overrides["name"] = f"{device}-quick" if args.quick else device
@@ -108,12 +122,15 @@ def resolve_settings(args: argparse.Namespace, params: dict[str, Any]):
     if args.quick:
         params = dict(params)
         params["efficiency"] = dict(params.get("efficiency") or {})
-        params["efficiency"]["models"] = {QUICK_SIZE: {enc: dict(QUICK_ARCHITECTURE) for enc in ("conformer", "branchformer", "transformer")}}
+        params["efficiency"]["models"] = {QUICK_SIZE: {
+            **{enc: dict(QUICK_ARCHITECTURE) for enc in ("conformer", "branchformer", "transformer")},
+            "contextnet": dict(QUICK_CONTEXTNET),
+        }}  # fmt: skip
         overrides["sizes"] = overrides["sizes"] or [QUICK_SIZE]
         for key, value in QUICK_OVERRIDES.items():
             if overrides.get(key) is None:
                 overrides[key] = value
-    return settings_from_params(params, **overrides)
+    return settings_from_params(params, figures=figures, **overrides)
 
 
 def read_csv(path: Path) -> list[dict[str, Any]]:
