@@ -58,14 +58,32 @@ def tiny_params() -> dict:
     arch = {"d_model": 32, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "d_ffn": 64,
             "kernel_size": 3, "csgu_linear_units": 64, "dropout": 0.1, "cnn_channels": [8, 8]}
     params["models"]["tiny"] = {enc: dict(arch) for enc in ("conformer", "branchformer", "transformer")}
-    params["training"]["tiny"] = {**params["training"]["small"], "epochs": 2, "max_batch_duration": 30,
-                                  "warmup_steps": 5, "average_checkpoints": 2}
-    params["decoding"]["tiny"] = {"beam_size": 2, "ctc_weight": 0.4, "max_batch_duration": 60}
-    params["grid"] = {
-        "datasets": ["librispeech_replica"],
-        "asr": {"datasets": ["librispeech_replica"], "encoders": ["conformer"],
-                "mixers": ["mhsa", "summarymixing"], "sizes": ["tiny"]},
-    }
+    params["training"]["asr"]["tiny"] = {**params["training"]["asr"]["small"], "epochs": 2, "max_batch_duration": 30,
+                                         "warmup_steps": 5, "average_checkpoints": 2}
+    params["decoding"]["asr"]["tiny"] = {"beam_size": 2, "ctc_weight": 0.4, "lm_weight": 0.5, "max_batch_duration": 60}
+    replica["lm_sentences"] = 300
+    params["lms"]["tiny"] = {"d_model": 32, "nhead": 2, "num_layers": 1, "d_ffn": 64, "dropout": 0.0, "epochs": 1,
+                             "lr": 2e-3, "warmup_steps": 10, "max_batch_tokens": 2000}
+    params["datasets"]["librispeech_replica"]["tasks"]["asr"]["lm"] = "tiny"
+    slurp = params["datasets"]["slurp_replica"]["replica"]
+    slurp.update(records={"train": 24, "train_synthetic": 8, "devel": 6, "test": 8},
+                 sessions={"train": 1, "train_synthetic": 1, "devel": 1, "test": 1},
+                 speakers={"train": 4, "train_synthetic": 2, "devel": 2, "test": 2})
+    commands = params["datasets"]["speechcommands_replica"]["replica"]
+    commands.update(speakers={"training": 4, "validation": 2, "testing": 2, "test_set": 2}, keyword_clips=1,
+                    other_words=7, background_seconds=[3, 4])
+    params["training"]["slu"]["tiny"] = {**params["training"]["slu"]["small"], "epochs": 3, "max_batch_duration": 30,
+                                         "warmup_steps": 5}
+    params["decoding"]["slu"]["tiny"] = {"beam_size": 2, "max_batch_duration": 60}
+    params["training"]["kws"]["tiny"] = {**params["training"]["kws"]["small"], "epochs": 4, "max_batch_duration": 20,
+                                         "warmup_steps": 5}
+    params["grid"] = [
+        {"task": "asr", "datasets": ["librispeech_replica"], "sizes": ["tiny"], "encoders": ["conformer"],
+         "mixers": ["mhsa", "summarymixing"]},
+        {"task": "slu", "datasets": ["slurp_replica"], "sizes": ["tiny"], "encoders": ["conformer"], "mixers": ["summarymixing"]},
+        {"task": "kws", "datasets": ["speechcommands_replica"], "sizes": ["tiny"], "encoders": ["branchformer"],
+         "mixers": ["summarymixing_lite"]},
+    ]
     return params
 
 

@@ -86,7 +86,7 @@ def fake_broken_torchaudio(tmp_path: Path, version: str = "2.11.1") -> dict[str,
 
 
 @pytest.mark.parametrize("argv", [
-    ["features", "--dataset", "librispeech_replica"],
+    ["features", "--dataset", "librispeech_replica", "--split", "dev-clean"],
     ["bench", "--quick"],
 ])
 def test_broken_torchaudio_stops_every_command_with_one_line(tmp_path, argv):

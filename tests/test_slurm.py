@@ -29,7 +29,7 @@ PROFILE_DIR = REPO / "slurm"
 OVERLAY_DIR = REPO / "tests" / "profiles" / "slurm-cpu"
 PROFILE_FILE_RE = re.compile(r"(profile|config)(\.v\d+\+)?\.yaml")
 
-GPU_RULES = ("train", "decode")
+GPU_RULES = ("train", "decode", "lm")
 CPU_RULES = ("source", "download", "prepare", "tokenizer", "features", "score", "aggregate", "efficiency")
 # Keys under which resources select GPUs (sbatch --gpus / --gres).
 GPU_KEYS = ("gpu", "gpus", "gpu_model", "gres", "cpus_per_gpu", "tasks_per_gpu")

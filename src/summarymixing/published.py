@@ -6,10 +6,12 @@ README of github.com/SamsungLabs/SummaryMixing (branch speechbrain_v0.5, commit 
 that it holds the paper's numbers (see shared reference paper.md section 2.1). LibriSpeech 960 h,
 attention + CTC encoder-decoder; test sets decoded with a Transformer LM (beam 66, per the recipes).
 The other corpora's tables (CommonVoice, AISHELL-1, TED-LIUM 2, SLURP, Speech Commands) have no public
-numbers in any source we could check.
+numbers in any source we could check: ``published_for`` returns None for them.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 TABLE1_SOURCE = (
     "Parcollet et al., Interspeech 2024, Table 1 (via github.com/SamsungLabs/SummaryMixing README, "
@@ -32,4 +34,40 @@ TABLE1 = [
 ]
 TABLE1_COLUMNS = ["Encoder", "Token mixer", "dev-clean WER", "test-clean WER", "test-other WER", "GPU hours", "peak VRAM (GB)"]
 
-PUBLISHED = {"librispeech": (TABLE1_SOURCE, TABLE1_COLUMNS, TABLE1)}
+# our (encoder, mixer, decoder variant) -> the Table 1 row it reproduces
+TABLE1_ROWS: dict[tuple[str, str, str], int] = {
+    ("contextnet", "", ""): 0,
+    ("transformer", "mha", ""): 1,
+    ("transformer", "mhsa", ""): 1,
+    ("conformer", "mhsa", ""): 2,
+    ("branchformer", "mhsa", ""): 3,
+    ("branchformer", "cnnonly", ""): 4,
+    ("branchformer", "hypermixer", ""): 5,
+    ("branchformer", "fastformer", ""): 6,
+    ("conformer", "summarymixing", ""): 7,
+    ("branchformer", "summarymixing_lite", ""): 8,
+    ("branchformer", "summarymixing", ""): 9,
+    ("branchformer", "summarymixing", "summary_decoder"): 10,
+}
+
+
+def _table1_key(row) -> tuple[str, str, str]:
+    return row["encoder"], row["mixer"] or "", row["decoder_variant"] or ""
+
+
+def published_for(task: str, corpus: str) -> dict[str, Any] | None:
+    """The published table of ``task`` on ``corpus`` (None if the paper's numbers are not public).
+
+    ``rows`` maps a table key (``key(row)`` of one of our rows) to the published values by column.
+    """
+    if (task, corpus) != ("asr", "librispeech"):
+        return None
+    shown = TABLE1_COLUMNS[2:]
+    return {
+        "source": TABLE1_SOURCE,
+        "header": TABLE1_COLUMNS,
+        "table": TABLE1,
+        "columns": shown,
+        "key": _table1_key,
+        "rows": {key: dict(zip(TABLE1_COLUMNS, TABLE1[index]))for key, index in TABLE1_ROWS.items()},
+    }

@@ -1,11 +1,11 @@
-# Shared wiring: the params are validated once, the grid is enumerated by the package (the same
-# functions the stage commands use), and each rule's code and settings are listed so that a change
-# to either reruns what depends on it (as DVC's deps/params do).
-import glob
+# Shared wiring: params.yaml is validated and the DAG planned once, by the package (the same plan
+# dvc.yaml is generated from); each rule finds its job by its wildcards and takes the job's inputs
+# (data and code), tracked params and command from it.
 import os
+import re
 
-from summarymixing import paths
-from summarymixing.config import ModelSpec, asr_experiments, dataset_config, load_params, model_config
+from summarymixing import dag, paths
+from summarymixing.config import load_params
 
 PARAMS_FILE = os.environ.get("SUMMARYMIXING_PARAMS", "params.yaml")
 if config != load_params(PARAMS_FILE):  # validates params.yaml, naming the key at fault
@@ -14,41 +14,55 @@ if config != load_params(PARAMS_FILE):  # validates params.yaml, naming the key 
         "another params file with SUMMARYMIXING_PARAMS=<file> rather than --config/--configfile"
     )
 
-DATASETS = config["grid"]["datasets"]
-EXPERIMENTS = asr_experiments(config)
+JOBS = dag.plan(config)
+BY_STAGE = dag.jobs_by_stage(JOBS)
+
+
+def one_of(values):
+    """A wildcard constraint matching exactly these values."""
+    return "|".join(re.escape(v) for v in sorted(set(values), key=len, reverse=True)) or "NONE"
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS) or "NONE",
-    model=r"[a-z0-9]+-[a-z0-9_]+-[a-z0-9_]+",
+    dataset=one_of(job.key["dataset"] for job in JOBS if "dataset" in job.key),
+    archive=one_of(job.key["archive"] for job in JOBS if "archive" in job.key),
+    split=one_of(job.key["split"] for job in JOBS if "split" in job.key),
+    task=one_of(job.key["task"] for job in JOBS if "task" in job.key),
+    experiment=one_of(job.key["experiment"] for job in JOBS if "experiment" in job.key),
 
 
-def code(*patterns):
-    """Source files of the package that a rule's command runs (absolute, so --directory works)."""
-    root = os.path.join(workflow.basedir, "src", "summarymixing")
-    return sorted(f for p in patterns for f in glob.glob(os.path.join(root, p)))
+def job(stage, wildcards):
+    """The planned job of ``stage`` with these wildcards."""
+    for key, found in BY_STAGE.get(stage, {}).items():
+        if all(getattr(wildcards, name) == value for name, value in zip(found.key, key)):
+            return found
+    raise WorkflowError(f"no {stage} job for {dict(wildcards.items())} in the plan of {PARAMS_FILE}")
 
 
-def dataset_settings(wildcards):
-    return dataset_config(config, wildcards.dataset)
+def inputs(stage):
+    """Input function: the job's data, and its code (absolute, so --directory works)."""
+    return lambda wc: [*job(stage, wc).deps, *(os.path.join(workflow.basedir, f) for f in job(stage, wc).code)]
 
 
-def training_settings(wildcards):
-    spec = ModelSpec.parse(wildcards.model)
-    return {"arch": model_config(config, spec), "training": config["training"][spec.size]}
+def tracked(stage):
+    """Params function: the values of the params.yaml keys the job reads (a change reruns it)."""
+    return lambda wc: {key: dag_value(key) for key in job(stage, wc).params}
 
 
-def decoding_settings(wildcards):
-    return config["decoding"][ModelSpec.parse(wildcards.model).size]
+def dag_value(key):
+    value = config
+    for part in key.split("."):
+        value = value[part]
+    return value
 
 
-def source_threads(wildcards):
-    return dataset_settings(wildcards).get("replica", {}).get("workers", 1)
+def command(stage):
+    return lambda wc: job(stage, wc).cmd
 
 
-def dataset_models(dataset):
-    return [spec.id for ds, spec in EXPERIMENTS if ds == dataset]
+def job_threads(stage):
+    return lambda wc: job(stage, wc).threads
 
 
-def asr_tables():
-    return [str(p) for ds in dict.fromkeys(ds for ds, _ in EXPERIMENTS) for p in paths.table_paths(ds)]
+def table_outputs():
+    return [out for j in JOBS if j.stage == "aggregate" for out in j.outputs]

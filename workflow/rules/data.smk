@@ -1,70 +1,89 @@
-# Data: source -> download -> prepare -> tokenizer -> features, once per dataset of grid.datasets.
+# Data: source (per dataset) -> download (per archive) -> prepare, features (per split) -> tokenizer
+# (per dataset and task) -> lm (per dataset, ASR only).
 
 
 rule source:
     output:
-        directory("data/{dataset}/source"),
+        directory(paths.source_dir("{dataset}")),
     input:
-        code("stages/source.py", "corpora/librispeech.py", "corpora/replica/*.py"),
+        inputs("source"),
     params:
-        settings=dataset_settings,
-    threads: source_threads
+        tracked=tracked("source"),
+        cmd=command("source"),
+    threads: job_threads("source")
     log:
         "logs/{dataset}/source.log",
     shell:
-        "summarymixing source --dataset {wildcards.dataset} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule download:
     output:
-        directory("data/{dataset}/corpus"),
+        directory(paths.corpus_dir("{dataset}", "{archive}")),
     input:
-        "data/{dataset}/source",
-        code("stages/download.py", "corpora/fetch.py", "corpora/librispeech.py"),
+        inputs("download"),
+    params:
+        tracked=tracked("download"),
+        cmd=command("download"),
     retries: 2
     log:
-        "logs/{dataset}/download.log",
+        "logs/{dataset}/{archive}/download.log",
     shell:
-        "summarymixing download --dataset {wildcards.dataset} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule prepare:
     output:
-        directory("data/{dataset}/manifests"),
+        directory(paths.manifests_dir("{dataset}", "{split}")),
     input:
-        "data/{dataset}/corpus",
-        code("stages/prepare.py", "corpora/librispeech.py"),
+        inputs("prepare"),
     params:
-        settings=dataset_settings,
+        tracked=tracked("prepare"),
+        cmd=command("prepare"),
     log:
-        "logs/{dataset}/prepare.log",
+        "logs/{dataset}/{split}/prepare.log",
     shell:
-        "summarymixing prepare --dataset {wildcards.dataset} > {log} 2>&1"
-
-
-rule tokenizer:
-    output:
-        directory("data/{dataset}/tokenizer"),
-    input:
-        "data/{dataset}/manifests",
-        code("stages/tokenizer.py"),
-    params:
-        settings=lambda wc: dataset_settings(wc)["tokenizer"],
-    log:
-        "logs/{dataset}/tokenizer.log",
-    shell:
-        "summarymixing tokenizer --dataset {wildcards.dataset} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule features:
     output:
-        directory("data/{dataset}/features"),
+        directory(paths.features_dir("{dataset}", "{split}")),
     input:
-        "data/{dataset}/manifests",
-        code("stages/features.py"),
+        inputs("features"),
     params:
-        settings=config["features"],
+        tracked=tracked("features"),
+        cmd=command("features"),
     log:
-        "logs/{dataset}/features.log",
+        "logs/{dataset}/{split}/features.log",
     shell:
-        "summarymixing features --dataset {wildcards.dataset} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"
+
+
+rule tokenizer:
+    output:
+        directory(paths.tokenizer_dir("{dataset}", "{task}")),
+    input:
+        inputs("tokenizer"),
+    params:
+        tracked=tracked("tokenizer"),
+        cmd=command("tokenizer"),
+    log:
+        "logs/{dataset}/{task}/tokenizer.log",
+    shell:
+        "{params.cmd} > {log} 2>&1"
+
+
+rule lm:
+    output:
+        model=paths.lm_model_path("{dataset}"),
+        metrics=paths.lm_metrics_path("{dataset}"),
+    input:
+        inputs("lm"),
+    params:
+        tracked=tracked("lm"),
+        cmd=command("lm"),
+    log:
+        "logs/{dataset}/lm.log",
+    shell:
+        "{params.cmd} > {log} 2>&1"

@@ -1,15 +1,16 @@
-# Reports: one table per dataset, gathering every model of the grid.
+# Reports: one table per (task, dataset), gathering every experiment of the grid on it.
 
 
 rule aggregate:
     output:
-        markdown="reports/tables/{dataset}.md",
-        csv="reports/tables/{dataset}.csv",
+        markdown=paths.table_paths("{task}", "{dataset}")[0],
+        csv=paths.table_paths("{task}", "{dataset}")[1],
     input:
-        lambda wc: expand("exp/{{dataset}}/{model}/scores.json", model=dataset_models(wc.dataset)),
-        lambda wc: expand("exp/{{dataset}}/{model}/train_metrics.json", model=dataset_models(wc.dataset)),
-        code("stages/aggregate.py", "published.py"),
+        inputs("aggregate"),
+    params:
+        tracked=tracked("aggregate"),
+        cmd=command("aggregate"),
     log:
-        "logs/{dataset}/aggregate.log",
+        "logs/{task}/{dataset}/aggregate.log",
     shell:
-        "summarymixing aggregate --dataset {wildcards.dataset} > {log} 2>&1"
+        "{params.cmd} > {log} 2>&1"

@@ -1,10 +1,11 @@
-"""Stage ``features``: 80-dim log-mel filterbanks, computed once per split and shared by every model.
+"""``summarymixing features --dataset X --split S``: 80-dim log-mel filterbanks of one split, computed
+once and shared by every model.
 
-Reads ``data/<dataset>/manifests/cuts_<split>.jsonl.gz`` and writes, per split,
-``data/<dataset>/features/feats_<split>/`` (lhotse's lilcom-compressed chunked storage) and
-``data/<dataset>/features/cuts_<split>.jsonl.gz`` (the cuts, pointing at their features). The cuts file
-is written last and atomically: it is the split's completion marker, so a killed run recomputes only
-the unfinished splits.
+Reads ``data/<dataset>/manifests/<S>/cuts.jsonl.gz`` and writes ``data/<dataset>/features/<S>/``:
+``feats/`` (lhotse's lilcom-compressed chunked storage), ``settings.json`` and ``cuts.jsonl.gz`` (the
+cuts, pointing at their features). The cuts file is written last and atomically: it is the split's
+completion marker, so a killed run starts the split again, and a finished split with the same
+settings is not recomputed.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 
 from .. import paths
-from ..config import dataset_config, dataset_splits, load_params
+from ..config import load_params
 from ..io import atomic_path, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -44,36 +46,32 @@ def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(1)
 
     params = load_params(args.params)
-    cfg = dataset_config(params, args.dataset)
-    out_dir = paths.features_dir(args.dataset)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    dataset, split = args.dataset, args.split
+    out_dir = paths.features_dir(dataset, split)
+    target = paths.cuts_path(dataset, split)
     settings_file = out_dir / "settings.json"
-    if settings_file.is_file() and read_json(settings_file) != params["features"]:
-        log.warning("%s: feature settings changed; recomputing every split", out_dir)
-        for split in dataset_splits(cfg):
-            paths.cuts_path(args.dataset, split).unlink(missing_ok=True)
-    write_json(settings_file, params["features"])
+    if target.is_file() and settings_file.is_file() and read_json(settings_file) == params["features"]:
+        log.info("%s: done already", target)
+        return
+    manifest = paths.manifest_cuts(dataset, split)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{manifest}: missing; run `summarymixing prepare --dataset {dataset} --split {split}` first")
+    shutil.rmtree(out_dir, ignore_errors=True)  # a killed or outdated computation
+    out_dir.mkdir(parents=True)
 
-    extractor = extractor_from_params(params["features"])
+    cuts = load_manifest(manifest)
     cpus = max(1, min(8, len(os.sched_getaffinity(0))))  # the CPUs this job may use (SLURM restricts them)
-    for split in dataset_splits(cfg):
-        target = paths.cuts_path(args.dataset, split)
-        if target.is_file():
-            log.info("%s: done already", target)
-            continue
-        manifest = paths.manifests_dir(args.dataset) / f"cuts_{split}.jsonl.gz"
-        if not manifest.is_file():
-            raise FileNotFoundError(f"{manifest}: missing; run `summarymixing prepare --dataset {args.dataset}` first")
-        cuts = load_manifest(manifest)
-        # fbank runs at ~2000x real time on one core: worker processes only pay off on big splits
-        num_jobs = cpus if len(cuts) > PARALLEL_ABOVE_CUTS else 1
-        log.info("%s: fbank for %d cuts (%.2f h) with %d job(s)", split, len(cuts), sum(c.duration for c in cuts) / 3600, num_jobs)
-        cuts = cuts.compute_and_store_features(
-            extractor=extractor,
-            storage_path=out_dir / f"feats_{split}",
-            storage_type=LilcomChunkyWriter,
-            num_jobs=num_jobs,
-        )
-        with atomic_path(target) as tmp:
-            cuts.to_file(tmp)
+    # fbank runs at ~2000x real time on one core: worker processes only pay off on big splits
+    num_jobs = cpus if len(cuts) > PARALLEL_ABOVE_CUTS else 1
+    log.info("%s %s: fbank for %d cuts (%.2f h) with %d job(s)", dataset, split, len(cuts),
+             sum(c.duration for c in cuts) / 3600, num_jobs)
+    cuts = cuts.compute_and_store_features(
+        extractor=extractor_from_params(params["features"]),
+        storage_path=out_dir / "feats",
+        storage_type=LilcomChunkyWriter,
+        num_jobs=num_jobs,
+    )
+    write_json(settings_file, params["features"])
+    with atomic_path(target) as tmp:
+        cuts.to_file(tmp)
     log.info("%s: features ready", out_dir)

@@ -1,9 +1,9 @@
-"""``summarymixing prepare --dataset X``: lhotse manifests of every split of a dataset.
+"""``summarymixing prepare --dataset X --split S``: lhotse manifests of one split.
 
-Calls the corpus recipe's ``prepare_<corpus>`` on ``data/<dataset>/corpus/<CORPUS_DIRNAME>`` for the
-training, validation and test splits of ``params.yaml``, writing recordings, supervisions and cuts
-per split into ``data/<dataset>/manifests/`` (all at once: the directory is replaced atomically).
-If every split's manifests exist already, nothing is done.
+Calls the corpus recipe's ``prepare_<corpus>`` with the unpacked archives the split is made from
+(``SPLITS[S]`` -> ``data/<dataset>/corpus/<archive>/``) and the dataset's ``prepare`` options, writing
+``recordings``, ``supervisions`` and ``cuts`` (``.jsonl.gz``) into ``data/<dataset>/manifests/<S>/``
+(all at once). If the split's manifests exist already, nothing is done.
 """
 
 from __future__ import annotations
@@ -13,32 +13,32 @@ import logging
 import os
 
 from summarymixing import paths
-from summarymixing.config import dataset_config, dataset_splits, load_params
-from summarymixing.corpora import recipe
+from summarymixing.config import dataset_config, load_params
+from summarymixing.corpora import MANIFEST_KINDS, manifest_file, recipe
 
 log = logging.getLogger(__name__)
 
 
 def run(args: argparse.Namespace) -> None:
     params = load_params(args.params)
-    dataset = args.dataset
+    dataset, split = args.dataset, args.split
     cfg = dataset_config(params, dataset)
     corpus = cfg["corpus"]
-    corpus_recipe = recipe(corpus)
-    splits = dataset_splits(cfg)
-    output_dir = paths.manifests_dir(dataset)
-
-    missing = [
-        path for split in splits for path in corpus_recipe.manifest_paths(output_dir, split).values() if not path.is_file()
-    ]
-    if not missing:
-        log.info("%s: manifests of %s already in %s: nothing to do", dataset, ", ".join(splits), output_dir)
+    module = recipe(corpus)
+    if split not in module.SPLITS:
+        raise ValueError(f"corpus {corpus!r} has no split {split!r} (known: {', '.join(module.SPLITS)})")
+    output_dir = paths.manifests_dir(dataset, split)
+    if all(manifest_file(output_dir, kind).is_file() for kind in MANIFEST_KINDS):
+        log.info("%s: manifests of %s already in %s: nothing to do", dataset, split, output_dir)
         return
-
-    corpus_dir = paths.corpus_dir(dataset) / corpus_recipe.CORPUS_DIRNAME
-    if not corpus_dir.is_dir():
-        raise FileNotFoundError(f"{corpus_dir}: missing; run `summarymixing download --dataset {dataset}` first")
-    log.info("%s: preparing %s from %s into %s", dataset, ", ".join(splits), corpus_dir, output_dir)
-    prepare = getattr(corpus_recipe, f"prepare_{corpus}")
-    prepare(corpus_dir, output_dir, splits, num_jobs=min(8, os.cpu_count() or 1))
-    log.info("%s: manifests written to %s", dataset, output_dir)
+    archive_dirs = {name: paths.corpus_dir(dataset, name) for name in module.SPLITS[split]}
+    for name, directory in archive_dirs.items():
+        if not directory.is_dir():
+            raise FileNotFoundError(f"{directory}: missing; run `summarymixing download --dataset {dataset} --archive {name}` first")
+    options = dict(cfg.get("prepare") or {})
+    log.info("%s: preparing %s from %s into %s", dataset, split, ", ".join(map(str, archive_dirs.values())), output_dir)
+    prepare = getattr(module, f"prepare_{corpus}")
+    if "num_jobs" in prepare.__code__.co_varnames:
+        options.setdefault("num_jobs", min(8, len(os.sched_getaffinity(0))))
+    cuts = prepare(archive_dirs, split, output_dir, **options)
+    log.info("%s: %s: %d cuts, %.2f h, manifests in %s", dataset, split, len(cuts), sum(c.duration for c in cuts) / 3600, output_dir)

@@ -1,12 +1,9 @@
-"""Stage ``score``: WER and CER of every (split, decoder) with jiwer, and per-utterance alignments.
+"""``summarymixing score --experiment <id>``: the task's metrics of every (split, decoder).
 
-Text normalisation: LibriSpeech convention (upper case, apostrophes kept, single spaces); the
-references are used as they are, the hypotheses are upper-cased and their spaces collapsed. Nothing
-else is folded. CER counts characters including the spaces between words (jiwer's ``cer_default``).
-
-Writes ``exp/<dataset>/<model>/scores.json`` and, per (split, decoder), in ``alignments/``:
-``<split>.<decoder>.tsv`` (id, ref, hyp, S, D, I, N per utterance, sclite-like) and
-``<split>.<decoder>.txt`` (jiwer's REF/HYP alignment of every utterance with errors).
+Reads ``exp/<experiment>/hypotheses.jsonl`` and asks the experiment's task to score it with the
+dataset's settings (``datasets.<d>.tasks.<task>``: normaliser, labels, ...). Writes
+``exp/<experiment>/scores.json`` (one row per split and decoder) and ``exp/<experiment>/details/``
+(per-utterance files: alignments, per-class accuracy, parsed predictions).
 """
 
 from __future__ import annotations
@@ -14,85 +11,52 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
-from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 from .. import paths
-from ..config import ModelSpec
+from ..config import find_experiment, load_params, task_config
 from ..io import atomic_dir, write_json
 
 log = logging.getLogger(__name__)
 
-NORMALISATION = "LibriSpeech: references as is; hypotheses upper-cased, spaces collapsed; apostrophes kept"
 
-
-def normalise_hypothesis(text: str) -> str:
-    return re.sub(r"\s+", " ", text.upper()).strip()
-
-
-def read_hypotheses(path) -> tuple[dict, dict]:
-    """Utterances and timings of a ``hypotheses.jsonl``, grouped by (split, decoder)."""
+def read_hypotheses(path: Path) -> list[dict[str, Any]]:
+    """The lines of a ``hypotheses.jsonl``; a malformed line is an error naming the file and line."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing; run `summarymixing decode` for this model first")
-    utterances, timings = defaultdict(list), {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        raise FileNotFoundError(f"{path}: missing; run `summarymixing decode` for this experiment first")
+    lines = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         try:
-            row = json.loads(line)
-            key = (row["split"], row["decoder"])
-            if "timing" in row:
-                timings[key] = row["timing"]
-            else:
-                utterances[key].append((row["id"], row["ref"], normalise_hypothesis(row["hyp"])))
+            row = json.loads(text)
+            if not isinstance(row, dict) or not {"split", "decoder"} <= row.keys():
+                raise KeyError("split/decoder")
+            if "timing" not in row and not {"id", "ref", "hyp"} <= row.keys():
+                raise KeyError("id/ref/hyp")
         except (json.JSONDecodeError, KeyError) as e:
             raise ValueError(f"{path}:{number}: malformed hypothesis line ({e})") from None
-    return utterances, timings
-
-
-def score_utterances(utts: list[tuple[str, str, str]]) -> tuple[dict, str, str]:
-    """Corpus-level WER/CER of (id, ref, hyp) triples, a per-utterance TSV and an alignment dump."""
-    import jiwer
-
-    ids, refs, hyps = zip(*utts)
-    words = jiwer.process_words(list(refs), list(hyps))
-    chars = jiwer.process_characters(list(refs), list(hyps))
-    n_words = words.hits + words.substitutions + words.deletions
-    n_chars = chars.hits + chars.substitutions + chars.deletions
-    summary = {
-        "utterances": len(ids),
-        "wer": round(100 * words.wer, 3),
-        "cer": round(100 * chars.cer, 3),
-        "words": n_words,
-        "substitutions": words.substitutions,
-        "deletions": words.deletions,
-        "insertions": words.insertions,
-        "chars": n_chars,
-        "char_errors": chars.substitutions + chars.deletions + chars.insertions,
-        "sentence_errors": sum(r != h for r, h in zip(refs, hyps)),
-    }
-    rows = ["id\tref\thyp\tS\tD\tI\tN"]
-    for utt, ref, hyp, chunks in zip(ids, refs, hyps, words.alignments):
-        count = defaultdict(int)
-        for chunk in chunks:
-            span = max(chunk.ref_end_idx - chunk.ref_start_idx, chunk.hyp_end_idx - chunk.hyp_start_idx)
-            count[chunk.type] += span
-        rows.append(f"{utt}\t{ref}\t{hyp}\t{count['substitute']}\t{count['delete']}\t{count['insert']}\t{len(ref.split())}")
-    alignment = jiwer.visualize_alignment(words, show_measures=True, skip_correct=True)
-    return summary, "\n".join(rows) + "\n", alignment
+        lines.append(row)
+    return lines
 
 
 def run(args: argparse.Namespace) -> None:
-    spec = ModelSpec.parse(args.model)
-    utterances, timings = read_hypotheses(paths.hypotheses_path(args.dataset, spec.id))
-    results = []
-    with atomic_dir(paths.alignments_dir(args.dataset, spec.id)) as align_dir:
-        for (split, decoder), utts in sorted(utterances.items()):
-            summary, tsv, alignment = score_utterances(utts)
-            (align_dir / f"{split}.{decoder}.tsv").write_text(tsv, encoding="utf-8")
-            (align_dir / f"{split}.{decoder}.txt").write_text(alignment, encoding="utf-8")
-            timing = timings.get((split, decoder), {})
-            results.append({"split": split, "decoder": decoder, **summary,
-                            "decode_seconds": timing.get("seconds"), "rtf": timing.get("rtf")})
-            log.info("%s %s %s: WER %.2f %%, CER %.2f %% (%d utterances)", spec.id, split, decoder,
-                     summary["wer"], summary["cer"], summary["utterances"])
-    write_json(paths.scores_path(args.dataset, spec.id),
-               {"dataset": args.dataset, "model": spec.id, "normalisation": NORMALISATION, "results": results})
+    from ..tasks import get_task
+    from ..tasks.base import TaskContext
+
+    params = load_params(args.params)
+    exp = find_experiment(params, args.experiment)
+    task = get_task(exp.task)
+    cfg = task_config(params, exp.task, exp.dataset)
+    ctx = TaskContext(exp, cfg, params["features"]["num_mel_bins"], labels=list(cfg.get("labels") or []))
+    lines = read_hypotheses(paths.hypotheses_path(exp.id))
+    results, details = task.score(lines, ctx)
+    with atomic_dir(paths.details_dir(exp.id)) as tmp:
+        for name, text in details.items():
+            (tmp / name).write_text(text, encoding="utf-8")
+    for row in results:
+        shown = ", ".join(f"{key} {row[key]:.2f}" for key, _, _ in task.metrics if isinstance(row.get(key), (int, float)))
+        log.info("%s %s %s: %s (%d utterances)", exp.id, row["split"], row["decoder"], shown, row.get("utterances", 0))
+    write_json(paths.scores_path(exp.id), {
+        "experiment": exp.id, "task": exp.task, "dataset": exp.dataset,
+        "scoring": task.describe_scoring(cfg), "results": results,
+    })  # fmt: skip
