@@ -93,11 +93,15 @@ def check_table(work: Path, params: dict) -> pd.DataFrame:
 
 
 def check_learning(work: Path) -> None:
-    """The models learn: the validation loss falls, and the character error rate beats a bound far below
-    what an untrained model scores (CER 100 %: it emits nothing useful)."""
+    """The models learn: every experiment's validation loss falls; the ASR models' character error rate
+    beats a bound far below what an untrained model scores (CER 100 %: it emits nothing useful); the
+    language model's perplexity is far below a uniform guess's."""
+    for metrics_file in (work / "exp").glob("*/*/*/train_metrics.json"):
+        history = json.loads(metrics_file.read_text())["history"]
+        assert history[-1]["valid_loss"] < history[0]["valid_loss"], (metrics_file, history)
+    for task, dataset in (("slu", "slurp_replica"), ("kws", "speechcommands_replica")):
+        assert (work / "reports" / "tables" / task / f"{dataset}.md").is_file(), (task, dataset)
     for experiment in EXPERIMENTS:
-        history = json.loads((work / "exp" / experiment / "train_metrics.json").read_text())["history"]
-        assert history[-1]["valid_loss"] < history[0]["valid_loss"], history
         scores = json.loads((work / "exp" / experiment / "scores.json").read_text())["results"]
         best = min(r["cer"] for r in scores if r["split"] == "test-clean")
         assert best < 90.0, (experiment, best)

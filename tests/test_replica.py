@@ -217,7 +217,7 @@ def test_archives_have_the_exact_librispeech_layout(tiny_replica: tuple[Path, di
             assert 0.8 < len(audio) / rate < 8.0 and np.abs(audio).max() > 0.1
 
 
-def test_speakers_are_disjoint_and_test_other_uses_unseen_voices(tiny_replica: tuple[Path, dict[str, Any]]) -> None:
+def test_speakers_are_disjoint_and_test_other_uses_its_voices(tiny_replica: tuple[Path, dict[str, Any]]) -> None:
     out_dir, _ = tiny_replica
     cfg = tiny_replica_config()
     speakers_by_split, speakers_txts = {}, set()
@@ -238,8 +238,21 @@ def test_speakers_are_disjoint_and_test_other_uses_unseen_voices(tiny_replica: t
             sex, subset, name = table[speaker_id]
             voice, variant = name.split()[1].split("+")
             assert subset == split and sex == ("F" if variant.startswith("f") else "M")
-            expected = cfg["unseen_voices"] if split == "test-other" else cfg["seen_voices"]
-            assert voice in expected, (split, voice)
+            family = cfg.get("other_voices", "unseen") if split == "test-other" else "seen"
+            assert voice in cfg[f"{family}_voices"], (split, voice)
+
+
+@pytest.mark.parametrize("other_voices", ["seen", "unseen"])
+def test_test_other_voices_are_configurable(other_voices: str) -> None:
+    cfg = {**tiny_replica_config(), "other_voices": other_voices}
+    utterances = plan_replica(cfg)
+    other = {u.speaker for u in utterances if u.speaker.split == "test-other"}
+    training = {u.speaker for u in utterances if u.speaker.split == "train-clean-100"}
+    assert {s.voice for s in other} <= set(cfg[f"{other_voices}_voices"])
+    assert not {(s.voice, s.variant, s.rate_wpm, s.pitch) for s in other} & {
+        (s.voice, s.variant, s.rate_wpm, s.pitch) for s in training}, "test-other speakers are new speakers"
+    with pytest.raises(ValueError, match="other_voices must be 'seen' or 'unseen'"):
+        plan_replica({**cfg, "other_voices": "both"})
 
 
 def test_md5sum_txt_matches_the_archives(tiny_replica: tuple[Path, dict[str, Any]]) -> None:

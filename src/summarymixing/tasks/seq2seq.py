@@ -44,9 +44,10 @@ class TokenBatches(torch.utils.data.Dataset):
     plus the cut ids, the target texts, the cuts and the durations.
     """
 
-    def __init__(self, tokenizer, target_text: Callable[[Any], str]):
+    def __init__(self, tokenizer, target_text: Callable[[Any], str], ctc_text: Callable[[Any], str] | None = None):
         self.tokenizer = tokenizer
         self.target_text = target_text
+        self.ctc_text = ctc_text  # a different target for the CTC head (else the decoder's)
 
     def __getitem__(self, cuts) -> dict[str, Any]:
         from lhotse.dataset.collation import collate_features
@@ -54,7 +55,7 @@ class TokenBatches(torch.utils.data.Dataset):
         cuts = cuts.sort_by_duration(ascending=False)
         feats, feat_lens = collate_features(cuts)
         texts = [self.target_text(cut.supervisions[0]) for cut in cuts]
-        return {
+        batch = {
             "ids": [cut.id for cut in cuts],
             "texts": texts,
             "cuts": list(cuts),
@@ -63,13 +64,22 @@ class TokenBatches(torch.utils.data.Dataset):
             "feat_rel_lens": feat_lens.float() / feat_lens.max(),
             **pad_targets([self.tokenizer.encode(t) for t in texts]),
         }
+        if self.ctc_text is not None:
+            ctc = pad_targets([self.tokenizer.encode(self.ctc_text(cut.supervisions[0])) for cut in cuts])
+            batch["ctc_tokens"], batch["ctc_token_rel_lens"] = ctc["tokens"], ctc["token_rel_lens"]
+        return batch
 
 
 class Seq2SeqTask(Task):
     """Encoder-decoder tasks; subclasses define ``target_text``, ``score`` and their decoders."""
 
+    def ctc_text(self, supervision) -> str | None:
+        """The CTC head's target, when it differs from the decoder's (None: the same)."""
+        return None
+
     def batches(self, ctx: TaskContext) -> TokenBatches:
-        return TokenBatches(ctx.tokenizer, self.target_text)
+        differs = type(self).ctc_text is not Seq2SeqTask.ctc_text
+        return TokenBatches(ctx.tokenizer, self.target_text, self.ctc_text if differs else None)
 
     def build_model(self, arch: dict[str, Any], ctx: TaskContext, hp: dict[str, Any]):
         from ..models.seq2seq import EncoderDecoderModel
@@ -90,9 +100,8 @@ class Seq2SeqTask(Task):
         )  # fmt: skip
         w = hp.get("ctc_weight", 0.0)
         if w > 0:
-            loss_ctc = sb.nnet.losses.ctc_loss(
-                p_ctc, batch["tokens"], rel_lens, batch["token_rel_lens"], blank_index=PAD_ID, reduction="batchmean"
-            )
+            tokens, lens = batch.get("ctc_tokens", batch["tokens"]), batch.get("ctc_token_rel_lens", batch["token_rel_lens"])
+            loss_ctc = sb.nnet.losses.ctc_loss(p_ctc, tokens, rel_lens, lens, blank_index=PAD_ID, reduction="batchmean")
             loss = w * loss_ctc + (1 - w) * loss
         return loss
 

@@ -1,9 +1,12 @@
 """Task ``slu``: direct spoken language understanding on SLURP, as SpeechBrain's direct recipe.
 
-The encoder-decoder (no CTC head unless ``ctc_weight`` > 0) emits the semantics of an utterance as a
-token sequence, SpeechBrain's dict-like string of scenario, action and entities
-(``slurp_metrics.format_semantics``), tokenized by a sentencepiece model trained on the training
-semantics. Decoding: attention beam search (``beam``). Scoring (``slurp_metrics``): the hypothesis is
+The encoder-decoder emits the semantics of an utterance as a token sequence, SpeechBrain's dict-like
+string of scenario, action and entities (``slurp_metrics.format_semantics``), tokenized by a
+sentencepiece model trained on the training semantics. With ``ctc_weight`` > 0 a CTC head on the
+encoder learns the transcript (lower-cased, in the same tokens: the semantics spell the words of the
+entities with the same letters): an auxiliary loss that teaches the encoder the speech before the
+decoder has learnt where to attend, which a model trained from scratch for a few epochs needs
+(SpeechBrain's recipe trains 35 epochs without it). Decoding uses the decoder alone. Decoding: attention beam search (``beam``). Scoring (``slurp_metrics``): the hypothesis is
 parsed back (a malformed one counts as wrong everywhere, never crashes scoring), then scenario,
 action and intent (scenario_action) accuracy, and the SLURP release's span, word- and
 character-level F1 and SLU-F1, per recording as SLURP's evaluation keys them.
@@ -40,10 +43,14 @@ class SluTask(Seq2SeqTask):
         sem = semantics_of(supervision)
         return format_semantics(sem["scenario"], sem["action"], sem["entities"])
 
+    def ctc_text(self, supervision) -> str:
+        return " ".join(supervision.text.lower().split())
+
     def searchers(self, model, settings, extras):
         from .search import joint_beam_search
 
-        return {"beam": joint_beam_search(model, settings)}
+        # the CTC head learns the transcript, not the semantics: it takes no part in the search
+        return {"beam": joint_beam_search(model, {**settings, "ctc_weight": 0.0})}
 
     def hypothesis_line(self, split, decoder, cut, reference, hypothesis):
         line = super().hypothesis_line(split, decoder, cut, reference, hypothesis)

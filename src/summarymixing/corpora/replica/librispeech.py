@@ -8,8 +8,9 @@ What is in it:
 
 * Speakers are espeak-ng voices: voice x variant (``m3``, ``f2``, ...) x speaking rate x pitch, drawn
   with the seeded RNG. Every split has its own speakers (numeric ids, disjoint across splits, several
-  chapters each), as in LibriSpeech. ``*-other`` splits (``test-other``) use ``unseen_voices``, never
-  heard in training, and add pink noise at an SNR drawn from ``noise_snr_db``: the harder set.
+  chapters each), as in LibriSpeech. ``*-other`` splits (``test-other``) add pink noise at an SNR drawn
+  from ``noise_snr_db``, and are read by ``unseen_voices`` (never heard in training) or, with
+  ``other_voices: seen``, by new speakers of the training voices: the harder set.
 * Transcripts come from the small grammar in ``grammar.py``, in LibriSpeech's text conventions, and
   are unique across the whole replica (no test sentence is a training sentence).
 * Layout: ``LibriSpeech/<split>/<spk>/<chapter>/<spk>-<chapter>-<utt:04d>.flac`` (16 kHz mono, 16 bit)
@@ -154,6 +155,8 @@ def validate_replica_config(cfg: dict[str, Any]) -> None:
         unknown = [voice for voice in cfg[key] if voice.lower() not in voices]
         if unknown:
             raise ValueError(f"replica config: {key}: unknown espeak-ng voice(s) {', '.join(unknown)}")
+    if cfg.get("other_voices", "unseen") not in ("seen", "unseen"):
+        raise ValueError(f"replica config: other_voices must be 'seen' or 'unseen', got {cfg['other_voices']!r}")
     overlap = set(cfg["seen_voices"]) & set(cfg["unseen_voices"])
     if overlap:
         raise ValueError(f"replica config: voices both seen and unseen: {', '.join(sorted(overlap))}")
@@ -206,7 +209,7 @@ def _draw_speakers(cfg: dict[str, Any], rng: np.random.Generator) -> list[Replic
     used: set[tuple[str, str, int, int]] = set()
     speakers = []
     for split, n_speakers in cfg["speakers"].items():
-        family = "unseen_voices" if is_other_split(split) else "seen_voices"
+        family = f"{cfg.get('other_voices', 'unseen')}_voices" if is_other_split(split) else "seen_voices"
         for speaker_id in sorted(next(speaker_ids) for _ in range(n_speakers)):
             voice, variant = next(voice_pairs[family])
             for _ in range(1000):
