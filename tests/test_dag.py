@@ -5,7 +5,6 @@ they read changes."""
 from __future__ import annotations
 
 import copy
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -347,7 +347,6 @@ def test_source_stage_replica(
 
 
 def test_replica_lm_text_excludes_held_out_sentences(tiny_replica: tuple[Path, dict[str, Any]]) -> None:
-    import gzip
 
     from summarymixing.corpora.replica.librispeech import lm_text_sentences, plan_replica
 

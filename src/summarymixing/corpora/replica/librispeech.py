@@ -27,11 +27,9 @@ has mtime 0 and no file name. The number of worker processes does not change the
 from __future__ import annotations
 
 import gzip
-import io
 import itertools
 import logging
 import os
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -41,7 +39,8 @@ from typing import Any
 import numpy as np
 
 from summarymixing.corpora.replica import grammar
-from summarymixing.corpora.replica.espeak import SAMPLE_RATE, available_variants, available_voices
+from summarymixing.corpora.replica.espeak import SAMPLE_RATE
+from summarymixing.corpora.replica.speakers import Identity, check_voices, deterministic_tar, new_identity, voice_cycles
 from summarymixing.corpora.replica.synthesis import run_in_fresh_processes
 from summarymixing.io import atomic_path, md5sum, write_text
 
@@ -54,7 +53,6 @@ SPEAKER_ID_RANGE = (10, 10_000)  # LibriSpeech's speaker ids run from 14 to 8,97
 CHAPTER_ID_RANGE = (1_000, 300_000)
 CHAPTERS_PER_SPEAKER = (2, 4)  # inclusive; fewer if a speaker has fewer utterances
 PEAK_RANGE = (0.3, 0.9)  # peak amplitude of a speaker's utterances, drawn per speaker
-GZIP_LEVEL = 6  # FLAC does not compress further; a higher level only costs time
 
 README = """\
 THIS IS NOT LIBRISPEECH. THIS IS A SYNTHETIC REPLICA.
@@ -148,21 +146,9 @@ def validate_replica_config(cfg: dict[str, Any]) -> None:
             )
     if any(is_other_split(split) for split in cfg["utterances"]) and "noise_snr_db" not in cfg:
         raise ValueError("replica config: noise_snr_db is needed for the -other splits")
-    voices = available_voices()
-    for key in ("seen_voices", "unseen_voices"):
-        if not cfg[key]:
-            raise ValueError(f"replica config: {key} is empty")
-        unknown = [voice for voice in cfg[key] if voice.lower() not in voices]
-        if unknown:
-            raise ValueError(f"replica config: {key}: unknown espeak-ng voice(s) {', '.join(unknown)}")
     if cfg.get("other_voices", "unseen") not in ("seen", "unseen"):
         raise ValueError(f"replica config: other_voices must be 'seen' or 'unseen', got {cfg['other_voices']!r}")
-    overlap = set(cfg["seen_voices"]) & set(cfg["unseen_voices"])
-    if overlap:
-        raise ValueError(f"replica config: voices both seen and unseen: {', '.join(sorted(overlap))}")
-    unknown = [variant for variant in cfg["variants"] if variant not in available_variants()]
-    if unknown:
-        raise ValueError(f"replica config: variants: unknown espeak-ng variant(s) {', '.join(unknown)}")
+    check_voices(cfg)
     for key in ("rate_wpm", "pitch", "words") + (("noise_snr_db",) if "noise_snr_db" in cfg else ()):
         low, high = cfg[key]
         if low > high:
@@ -202,24 +188,13 @@ def _share(total: int, parts: int) -> list[int]:
 def _draw_speakers(cfg: dict[str, Any], rng: np.random.Generator) -> list[ReplicaSpeaker]:
     """Speakers of every split with disjoint ids; a voice family's voice x variant pairs are used in turn."""
     speaker_ids = iter(_draw_ids(rng, SPEAKER_ID_RANGE, sum(cfg["speakers"].values()), exclude=set()))
-    voice_pairs = {}
-    for family in ("seen_voices", "unseen_voices"):
-        pairs = list(itertools.product(cfg[family], cfg["variants"]))
-        voice_pairs[family] = itertools.cycle([pairs[i] for i in rng.permutation(len(pairs))])
-    used: set[tuple[str, str, int, int]] = set()
+    voice_pairs = voice_cycles(cfg, rng)
+    used: set[Identity] = set()
     speakers = []
     for split, n_speakers in cfg["speakers"].items():
         family = f"{cfg.get('other_voices', 'unseen')}_voices" if is_other_split(split) else "seen_voices"
         for speaker_id in sorted(next(speaker_ids) for _ in range(n_speakers)):
-            voice, variant = next(voice_pairs[family])
-            for _ in range(1000):
-                rate_wpm = int(rng.integers(cfg["rate_wpm"][0], cfg["rate_wpm"][1] + 1))
-                pitch = int(rng.integers(cfg["pitch"][0], cfg["pitch"][1] + 1))
-                if (voice, variant, rate_wpm, pitch) not in used:
-                    break
-            else:
-                raise ValueError("replica config: too many speakers for the voices, variants, rates and pitches")
-            used.add((voice, variant, rate_wpm, pitch))
+            voice, variant, rate_wpm, pitch = new_identity(cfg, rng, voice_pairs[family], used)
             peak = round(float(rng.uniform(*PEAK_RANGE)), 3)
             speakers.append(ReplicaSpeaker(speaker_id, split, voice, variant, rate_wpm, pitch, peak))
     return speakers
@@ -329,28 +304,11 @@ def speakers_txt(speakers: list[ReplicaSpeaker], minutes: dict[int, float]) -> s
     return "\n".join(lines) + "\n"
 
 
-def _tar_info(name: str, size: int = 0, is_dir: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.type = tarfile.DIRTYPE if is_dir else tarfile.REGTYPE
-    info.mode = 0o755 if is_dir else 0o644
-    return info
-
-
 def _pack_split(
     archive: Path, split: str, utterances: list[ReplicaUtterance], staging: Path, extra_files: dict[str, str]
 ) -> None:
     """Write ``archive`` (atomically): ``LibriSpeech/`` with ``extra_files`` and the split's tree."""
-    with atomic_path(archive) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0
-    ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-
-        def add_bytes(name: str, data: bytes) -> None:
-            tar.addfile(_tar_info(name, len(data)), io.BytesIO(data))
-
+    with deterministic_tar(archive) as tar:
         added_dirs: set[str] = set()
 
         def add_dirs(path: str) -> None:
@@ -358,22 +316,21 @@ def _pack_split(
             for depth in range(1, len(parts) + 1):
                 directory = "/".join(parts[:depth])
                 if directory not in added_dirs:
-                    tar.addfile(_tar_info(directory, is_dir=True))
+                    tar.add_dir(directory)
                     added_dirs.add(directory)
 
         add_dirs(ROOT)
         for name, text in extra_files.items():
-            add_bytes(f"{ROOT}/{name}", text.encode("utf-8"))
+            tar.add_bytes(f"{ROOT}/{name}", text.encode("utf-8"))
         add_dirs(f"{ROOT}/{split}")
         for chapter_dir, group in itertools.groupby(utterances, key=lambda utt: utt.chapter_dir):
             chapter = list(group)
             add_dirs(chapter_dir)
             speaker_id, chapter_id = chapter[0].speaker.speaker_id, chapter[0].chapter_id
             transcript = "".join(f"{utt.utterance_id} {utt.text}\n" for utt in chapter)
-            add_bytes(f"{chapter_dir}/{speaker_id}-{chapter_id}.trans.txt", transcript.encode("utf-8"))
+            tar.add_bytes(f"{chapter_dir}/{speaker_id}-{chapter_id}.trans.txt", transcript.encode("utf-8"))
             for utt in chapter:
-                with open(staging / utt.audio_member, "rb") as audio:
-                    tar.addfile(_tar_info(utt.audio_member, os.fstat(audio.fileno()).st_size), audio)
+                tar.add_file(utt.audio_member, staging / utt.audio_member)
 
 
 def synthesize_librispeech_replica(out_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:

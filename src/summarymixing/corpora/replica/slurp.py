@@ -45,13 +45,9 @@ header has mtime 0 and no file name. ``workers`` changes the speed only.
 
 from __future__ import annotations
 
-import gzip
-import io
-import itertools
 import json
 import logging
 import os
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -63,13 +59,10 @@ import numpy as np
 
 from summarymixing.corpora.replica import slurp_templates as templates
 from summarymixing.corpora.replica.espeak import (
-    MAX_RATE_WPM,
-    MIN_RATE_WPM,
     SAMPLE_RATE,
-    available_variants,
-    available_voices,
 )
 from summarymixing.corpora.replica.librispeech import pink_noise
+from summarymixing.corpora.replica.speakers import Identity, check_voices, deterministic_tar, new_identity, voice_cycles
 from summarymixing.corpora.replica.synthesis import run_in_fresh_processes
 from summarymixing.corpora.slurp import ARCHIVES, AUDIO_OF_TEXT, HEADSET_SUFFIX
 from summarymixing.io import atomic_path, file_checksum
@@ -94,7 +87,6 @@ SILENCE_S = (0.1, 0.5)  # silence before and after the speech, drawn per reading
 FAR_FIELD_GAIN = (0.25, 0.6)  # the far-field microphone hears the speaker this much quieter
 FAR_FIELD_FILTER_ORDER = 4
 WRONG_ACTION_SHARE = 0.1  # of the inconsistent intent fields: another action of the scenario, else the bare action
-GZIP_LEVEL = 6  # FLAC does not compress further; a higher level only costs time
 
 README = """\
 THIS IS NOT SLURP. THIS IS A SYNTHETIC REPLICA.
@@ -230,24 +222,8 @@ def validate_replica_config(cfg: dict[str, Any]) -> None:
     if total_records > SLURP_ID_RANGE[1] - SLURP_ID_RANGE[0]:
         raise ValueError(f"replica config: records: {total_records} prompts in all, more than SLURP ids allow")
 
-    voices = available_voices()
-    for key in ("seen_voices", "unseen_voices", "variants"):
-        if not isinstance(cfg[key], list) or not cfg[key] or not all(isinstance(v, str) for v in cfg[key]):
-            raise ValueError(f"replica config: {key} must be a non-empty list of names, got {cfg[key]!r}")
-    for key in ("seen_voices", "unseen_voices"):
-        unknown = [voice for voice in cfg[key] if voice.lower() not in voices]
-        if unknown:
-            raise ValueError(f"replica config: {key}: unknown espeak-ng voice(s) {', '.join(unknown)}")
-    overlap = set(cfg["seen_voices"]) & set(cfg["unseen_voices"])
-    if overlap:
-        raise ValueError(f"replica config: voices both seen and unseen: {', '.join(sorted(overlap))}")
-    unknown = [variant for variant in cfg["variants"] if variant not in available_variants()]
-    if unknown:
-        raise ValueError(f"replica config: variants: unknown espeak-ng variant(s) {', '.join(unknown)}")
-
+    check_voices(cfg)
     limits = {
-        "rate_wpm": (MIN_RATE_WPM, MAX_RATE_WPM),
-        "pitch": (0, 100),
         "far_field_snr_db": (-20, 80),
         "far_field_lowpass_hz": (100, SAMPLE_RATE / 2 - 1),  # a low-pass below the Nyquist frequency
     }
@@ -320,24 +296,13 @@ def plan_replica(cfg: dict[str, Any]) -> ReplicaPlan:
 
 def _draw_speakers(cfg: dict[str, Any], rng: np.random.Generator) -> list[ReplicaSpeaker]:
     """Every file's speakers, all different; a voice family's voice x variant pairs are used in turn."""
-    pairs = {}
-    for family in ("seen_voices", "unseen_voices"):
-        combinations = list(itertools.product(cfg[family], cfg["variants"]))
-        pairs[family] = itertools.cycle([combinations[i] for i in rng.permutation(len(combinations))])
-    used: set[tuple[str, str, int, int]] = set()
+    pairs = voice_cycles(cfg, rng)
+    used: set[Identity] = set()
     speakers = []
     for text_file in TEXT_FILES:
         family = "unseen_voices" if text_file in UNSEEN_VOICE_FILES else "seen_voices"
         for _ in range(cfg["speakers"][text_file]):
-            voice, variant = next(pairs[family])
-            for _attempt in range(1000):
-                rate_wpm = int(rng.integers(cfg["rate_wpm"][0], cfg["rate_wpm"][1] + 1))
-                pitch = int(rng.integers(cfg["pitch"][0], cfg["pitch"][1] + 1))
-                if (voice, variant, rate_wpm, pitch) not in used:
-                    break
-            else:
-                raise ValueError("replica config: speakers: more than the voices, variants, rates and pitches can make")
-            used.add((voice, variant, rate_wpm, pitch))
+            voice, variant, rate_wpm, pitch = new_identity(cfg, rng, pairs[family], used)
             peak = round(float(rng.uniform(*PEAK_RANGE)), 3)
             speakers.append(ReplicaSpeaker(len(speakers) + 1, text_file, voice, variant, rate_wpm, pitch, peak))
     return speakers
@@ -508,29 +473,14 @@ def readme_text(speakers: list[ReplicaSpeaker]) -> str:
     return README + rows
 
 
-def _tar_info(name: str, size: int = 0, is_dir: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.type = tarfile.DIRTYPE if is_dir else tarfile.REGTYPE
-    info.mode = 0o755 if is_dir else 0o644
-    return info
-
-
 def _pack_audio(archive: Path, audio_dir: str, staging: Path, readme: str) -> None:
     """Write ``archive`` (atomically): ``README.txt``, then ``<audio_dir>/`` and its FLAC files, sorted."""
     files = sorted(path.name for path in (staging / audio_dir).iterdir())
-    with atomic_path(archive) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0
-    ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        data = readme.encode("utf-8")
-        tar.addfile(_tar_info("README.txt", len(data)), io.BytesIO(data))
-        tar.addfile(_tar_info(audio_dir, is_dir=True))
+    with deterministic_tar(archive) as tar:
+        tar.add_bytes("README.txt", readme.encode("utf-8"))
+        tar.add_dir(audio_dir)
         for name in files:
-            with open(staging / audio_dir / name, "rb") as audio:
-                tar.addfile(_tar_info(f"{audio_dir}/{name}", os.fstat(audio.fileno()).st_size), audio)
+            tar.add_file(f"{audio_dir}/{name}", staging / audio_dir / name)
 
 
 def synthesize(out_dir: Path, cfg: dict[str, Any]) -> dict[str, Any]:

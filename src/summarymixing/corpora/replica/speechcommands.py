@@ -40,12 +40,9 @@ the output.
 
 from __future__ import annotations
 
-import gzip
-import io
 import itertools
 import logging
 import os
-import tarfile
 import tempfile
 import time
 from dataclasses import dataclass
@@ -54,7 +51,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from summarymixing.corpora.replica.espeak import MAX_RATE_WPM, MIN_RATE_WPM, SAMPLE_RATE, available_variants, available_voices
+from summarymixing.corpora.replica.espeak import MAX_RATE_WPM, MIN_RATE_WPM, SAMPLE_RATE
+from summarymixing.corpora.replica.speakers import Identity, check_voices, deterministic_tar, new_identity, voice_cycles
 from summarymixing.corpora.replica.synthesis import run_in_fresh_processes
 from summarymixing.corpora.speechcommands import (
     ARCHIVES,
@@ -70,7 +68,7 @@ from summarymixing.corpora.speechcommands import (
     WORDS,
     which_set,
 )
-from summarymixing.io import atomic_path, file_checksum
+from summarymixing.io import file_checksum
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +99,6 @@ INTONATIONS = (".", "!", "?")  # a word said as a statement, an exclamation or a
 UNDER_WORD_NOISES = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # spectral slope exponent of the noise under a word
 LEVEL_WANDER_DB = 10.0  # background noise level wanders this many dB below its nominal level
 SILENCE_ID_RANGE = (100, 10_000)  # the real test set names its silence clips _silence_/<n>.wav
-GZIP_LEVEL = 6
 
 README = """\
 THIS IS NOT THE SPEECH COMMANDS DATASET. THIS IS A SYNTHETIC REPLICA.
@@ -220,22 +217,7 @@ def validate_replica_config(cfg: dict[str, Any]) -> None:
             f"replica config: other_words: {main_speakers} speakers x {cfg['other_words']} other words cannot cover "
             f"the {len(OTHER_WORDS)} non-keyword words (every word folder must have clips)"
         )
-    voices = available_voices()
-    for key in ("seen_voices", "unseen_voices", "variants"):
-        if not isinstance(cfg[key], list) or not cfg[key]:
-            raise ValueError(f"replica config: {key} must be a non-empty list")
-    for key in ("seen_voices", "unseen_voices"):
-        unknown_voices = [voice for voice in cfg[key] if str(voice).lower() not in voices]
-        if unknown_voices:
-            raise ValueError(f"replica config: {key}: unknown espeak-ng voice(s) {', '.join(map(str, unknown_voices))}")
-    overlap = set(cfg["seen_voices"]) & set(cfg["unseen_voices"])
-    if overlap:
-        raise ValueError(f"replica config: voices both seen and unseen: {', '.join(sorted(overlap))}")
-    unknown_variants = [variant for variant in cfg["variants"] if variant not in available_variants()]
-    if unknown_variants:
-        raise ValueError(f"replica config: variants: unknown espeak-ng variant(s) {', '.join(map(str, unknown_variants))}")
-    _check_range("rate_wpm", cfg["rate_wpm"], MIN_RATE_WPM, MAX_RATE_WPM)
-    _check_range("pitch", cfg["pitch"], 0, 100)
+    check_voices(cfg)
     _check_range("snr_db", cfg["snr_db"], -20, 100)
     _check_range("background_seconds", cfg["background_seconds"], 2, 600)
     if cfg.get("workers") is not None:
@@ -320,24 +302,13 @@ def _draw_speakers(cfg: dict[str, Any], rng: np.random.Generator) -> list[Replic
     if not all(len(ids[p]) >= wanted[p] for p in PARTITIONS):
         raise ValueError("replica config: speakers: could not draw enough speaker ids")
 
-    voice_pairs = {}
-    for family in ("seen_voices", "unseen_voices"):
-        pairs = list(itertools.product(cfg[family], cfg["variants"]))
-        voice_pairs[family] = itertools.cycle([pairs[i] for i in rng.permutation(len(pairs))])
-    used: set[tuple[str, str, int, int]] = set()
+    voice_pairs = voice_cycles(cfg, rng)
+    used: set[Identity] = set()
     speakers = []
     for partition in PARTITIONS:
         family = "unseen_voices" if partition in UNSEEN_PARTITIONS else "seen_voices"
         for speaker_id in sorted(ids[partition]):
-            voice, variant = next(voice_pairs[family])
-            for _ in range(1000):
-                rate_wpm = int(rng.integers(cfg["rate_wpm"][0], cfg["rate_wpm"][1] + 1))
-                pitch = int(rng.integers(cfg["pitch"][0], cfg["pitch"][1] + 1))
-                if (voice, variant, rate_wpm, pitch) not in used:
-                    break
-            else:
-                raise ValueError("replica config: too many speakers for the voices, variants, rates and pitches")
-            used.add((voice, variant, rate_wpm, pitch))
+            voice, variant, rate_wpm, pitch = new_identity(cfg, rng, voice_pairs[family], used)
             warp = round(float(rng.uniform(*WARP_RANGE)), 3)
             speakers.append(ReplicaSpeaker(speaker_id, partition, voice, variant, rate_wpm, pitch, warp))
     return speakers
@@ -601,30 +572,15 @@ def _synthesize_all(plan: ReplicaPlan, staging: Path, workers: int) -> None:
 # Packing, like the real tarballs (no top-level directory).
 
 
-def _tar_info(name: str, size: int = 0, is_dir: bool = False) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.type = tarfile.DIRTYPE if is_dir else tarfile.REGTYPE
-    info.mode = 0o755 if is_dir else 0o644
-    return info
-
-
 def _pack(archive: Path, tree: Path) -> None:
     """Write ``archive`` (atomically) from the files under ``tree``: sorted members, no top directory."""
     members = sorted(path.relative_to(tree).as_posix() for path in tree.rglob("*"))
-    with atomic_path(archive) as tmp, open(tmp, "wb") as raw, gzip.GzipFile(
-        filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0
-    ) as gz, tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    with deterministic_tar(archive) as tar:
         for name in members:
-            path = tree / name
-            if path.is_dir():
-                tar.addfile(_tar_info(name, is_dir=True))
+            if (tree / name).is_dir():
+                tar.add_dir(name)
             else:
-                with open(path, "rb") as f:
-                    tar.addfile(_tar_info(name, os.fstat(f.fileno()).st_size), f)
+                tar.add_file(name, tree / name)
 
 
 def _write_text_files(plan: ReplicaPlan, staging: Path) -> None:
