@@ -165,7 +165,8 @@ def summarymixing(*args: str) -> str:
     return " ".join(["summarymixing", *args])
 
 
-def _dataset_jobs(params: dict[str, Any], dataset: str, splits: list[str], task_names: list[str]) -> list[Job]:
+def _dataset_jobs(params: dict[str, Any], dataset: str, splits: list[str], task_names: list[str],
+                  with_lm: bool) -> list[Job]:
     from .corpora import recipe, replica_module
     from .tasks import TASKS
 
@@ -192,7 +193,7 @@ def _dataset_jobs(params: dict[str, Any], dataset: str, splits: list[str], task_
         if split not in module.SPLITS:
             raise ParamsError(f"params.yaml: datasets.{dataset}: corpus {corpus!r} has no split {split!r} "
                               f"(known: {', '.join(module.SPLITS)})")
-    lm_text = list(getattr(module, "LM_ARCHIVES", ())) if lm_job(params, dataset) is not None else []
+    lm_text = list(getattr(module, "LM_ARCHIVES", ())) if with_lm else []
     needed = [name for name in module.ARCHIVES if any(name in module.SPLITS[s] for s in splits) or name in lm_text]
     for archive in needed:
         jobs.append(Job("download", {"dataset": dataset, "archive": archive},
@@ -292,11 +293,10 @@ def plan(params: dict[str, Any], targets: Iterable[str] = ("tables", "efficiency
         cfg = dataset_config(params, dataset)
         splits = list(dict.fromkeys([*cfg["train_splits"], cfg["valid_split"], *cfg["test_splits"]]))
         task_names = list(dict.fromkeys(exp.task for exp in exps if exp.dataset == dataset))
-        jobs += _dataset_jobs(params, dataset, splits, task_names)
-        if any(TASKS[t].uses_lm for t in task_names):
-            lm = lm_job(params, dataset)
-            if lm is not None:
-                jobs.append(lm)
+        lm = lm_job(params, dataset) if any(TASKS[t].uses_lm for t in task_names) else None
+        jobs += _dataset_jobs(params, dataset, splits, task_names, with_lm=lm is not None)
+        if lm is not None:
+            jobs.append(lm)
     for exp in exps:
         jobs += _experiment_jobs(params, exp)
     for task, dataset in tables(params):
