@@ -75,8 +75,9 @@ def tiny_params() -> dict:
     params["training"]["slu"]["tiny"] = {**params["training"]["slu"]["small"], "epochs": 3, "max_batch_duration": 30,
                                          "warmup_steps": 5}
     params["decoding"]["slu"]["tiny"] = {"beam_size": 2, "max_batch_duration": 60}
-    params["training"]["kws"]["tiny"] = {**params["training"]["kws"]["small"], "epochs": 4, "max_batch_duration": 20,
-                                         "warmup_steps": 5}
+    # a few dozen clips: a tiny classifier needs more passes, at a higher rate, before its validation loss moves
+    params["training"]["kws"]["tiny"] = {**params["training"]["kws"]["small"], "epochs": 12, "lr": 1.0e-2,
+                                         "max_batch_duration": 20, "warmup_steps": 5}
     params["grid"] = [
         {"task": "asr", "datasets": ["librispeech_replica"], "sizes": ["tiny"], "encoders": ["conformer"],
          "mixers": ["mhsa", "summarymixing"]},

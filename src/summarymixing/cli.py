@@ -62,7 +62,20 @@ def stage_module(name: str) -> str:
     return f"summarymixing.stages.{name.replace('-', '_')}"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def requested_stage(argv: list[str]) -> str | None:
+    """The stage named on the command line, if any (the first word that is not an option or its value)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--params":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in STAGES else None
+    return None
+
+
+def build_parser(stage: str | None = None) -> argparse.ArgumentParser:
+    """The command's parser; only ``stage``'s own options module is imported, so that a command loads
+    no other stage's code (the DAG tracks each command's import closure)."""
     parser = argparse.ArgumentParser(prog="summarymixing", description=__doc__.split("\n\n")[0])
     parser.add_argument("--params", default=None, help="params file (default: $SUMMARYMIXING_PARAMS or ./params.yaml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -71,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         for argument in required:
             p.add_argument(f"--{argument}", required=True, help=ARGUMENTS[argument])
-        if name in EXTRA_ARGUMENTS:
+        if name in EXTRA_ARGUMENTS and name == stage:
             importlib.import_module(stage_module(name)).add_arguments(p)
     return parser
 
@@ -88,7 +101,8 @@ def record_imports() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(requested_stage(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -121,6 +121,13 @@ def markdown_table(df, task, splits: list[str], published: dict | None) -> str:
     return table.to_markdown(index=False)
 
 
+def decoding_line(task, decoding: dict[str, dict[str, Any]]) -> str:
+    """The task's decoders, with each size's settings where it has any (a classifier's argmax has none)."""
+    decoders = "; ".join(task.decoder_titles.get(d, d) for d in task.decoders)
+    settings = [f"{size}: " + ", ".join(f"{k} {v}" for k, v in s.items()) for size, s in decoding.items() if s]
+    return decoders + (f" ({'; '.join(settings)})" if settings else "")
+
+
 def render(df, params: dict[str, Any], task, exps: list[Experiment]) -> str:
     from ..environment import provenance, provenance_line
 
@@ -145,8 +152,7 @@ def render(df, params: dict[str, Any], task, exps: list[Experiment]) -> str:
            " must not be compared with published numbers." if replica else ""),
         f"- **Provenance**: params hash `{params_hash(relevant_params(params, exps))}`, {provenance_line(provenance())}; "
         f"generated {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.",
-        f"- **Decoding**: {', '.join(f'{size}: ' + ', '.join(f'{k} {v}' for k, v in s.items()) for size, s in decoding.items())}; "
-        "final model = average of the best checkpoints by validation loss.",
+        f"- **Decoding**: {decoding_line(task, decoding)}; final model = average of the best checkpoints by validation loss.",
         f"- **Scoring**: {task.describe_scoring(task_cfg)}. Per-utterance details in `exp/{exp.task}/{exp.dataset}/<model>/details/`.",
         f"- **Cost** (the paper's GPU-hours and VRAM columns): training wall time x devices on {devices}, "
         f"summed over resumed runs; peak memory = {memory_kinds} "
