@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_params() -> dict:
-    """params.yaml shrunk to a few seconds per stage: a tiny replica, tiny models, one epoch or two.
+    """params.yaml shrunk to a few seconds per stage: a tiny replica, tiny models, a few epochs.
 
     The structure and the code paths are the default run's; only sizes change.
     """
@@ -58,7 +58,7 @@ def tiny_params() -> dict:
     arch = {"d_model": 32, "nhead": 2, "num_encoder_layers": 1, "num_decoder_layers": 1, "d_ffn": 64,
             "kernel_size": 3, "csgu_linear_units": 64, "dropout": 0.1, "cnn_channels": [8, 8]}
     params["models"]["tiny"] = {enc: dict(arch) for enc in ("conformer", "branchformer", "transformer")}
-    params["training"]["asr"]["tiny"] = {**params["training"]["asr"]["small"], "epochs": 2, "max_batch_duration": 30,
+    params["training"]["asr"]["tiny"] = {**params["training"]["asr"]["small"], "epochs": 6, "max_batch_duration": 30,
                                          "warmup_steps": 5, "average_checkpoints": 2}
     params["decoding"]["asr"]["tiny"] = {"beam_size": 2, "ctc_weight": 0.4, "lm_weight": 0.5, "max_batch_duration": 60}
     replica["lm_sentences"] = 300
