@@ -62,8 +62,8 @@ def tiny_params() -> dict:
                                          "warmup_steps": 5, "average_checkpoints": 2}
     params["decoding"]["asr"]["tiny"] = {"beam_size": 2, "ctc_weight": 0.4, "lm_weight": 0.5, "max_batch_duration": 60}
     replica["lm_sentences"] = 300
-    params["lms"]["tiny"] = {"d_model": 32, "nhead": 2, "num_layers": 1, "d_ffn": 64, "dropout": 0.0, "epochs": 1,
-                             "lr": 2e-3, "warmup_steps": 10, "max_batch_tokens": 2000}
+    params["lms"]["tiny"] = {"d_model": 32, "nhead": 2, "num_layers": 1, "d_ffn": 64, "dropout": 0.0, "epochs": 12,
+                             "lr": 5e-3, "warmup_steps": 10, "max_batch_tokens": 2000}
     params["datasets"]["librispeech_replica"]["tasks"]["asr"]["lm"] = "tiny"
     slurp = params["datasets"]["slurp_replica"]["replica"]
     slurp.update(records={"train": 24, "train_synthetic": 8, "devel": 6, "test": 8},
