@@ -73,13 +73,11 @@ class TokenBatches(torch.utils.data.Dataset):
 class Seq2SeqTask(Task):
     """Encoder-decoder tasks; subclasses define ``target_text``, ``score`` and their decoders."""
 
-    def ctc_text(self, supervision) -> str | None:
-        """The CTC head's target, when it differs from the decoder's (None: the same)."""
-        return None
+    # the CTC head's target, a method of the supervision where it differs from the decoder's (None: the same)
+    ctc_text: Callable[[Any], str] | None = None
 
     def batches(self, ctx: TaskContext) -> TokenBatches:
-        differs = type(self).ctc_text is not Seq2SeqTask.ctc_text
-        return TokenBatches(ctx.tokenizer, self.target_text, self.ctc_text if differs else None)
+        return TokenBatches(ctx.tokenizer, self.target_text, self.ctc_text)
 
     def build_model(self, arch: dict[str, Any], ctx: TaskContext, hp: dict[str, Any]):
         from ..models.seq2seq import EncoderDecoderModel

@@ -6,7 +6,8 @@ sentencepiece model trained on the training semantics. With ``ctc_weight`` > 0 a
 encoder learns the transcript (lower-cased, in the same tokens: the semantics spell the words of the
 entities with the same letters): an auxiliary loss that teaches the encoder the speech before the
 decoder has learnt where to attend, which a model trained from scratch for a few epochs needs
-(SpeechBrain's recipe trains 35 epochs without it). Decoding uses the decoder alone. Decoding: attention beam search (``beam``). Scoring (``slurp_metrics``): the hypothesis is
+(SpeechBrain's recipe trains 35 epochs without it). Decoding: attention beam search (``beam``), the
+decoder alone. Scoring (``slurp_metrics``): the hypothesis is
 parsed back (a malformed one counts as wrong everywhere, never crashes scoring), then scenario,
 action and intent (scenario_action) accuracy, and the SLURP release's span, word- and
 character-level F1 and SLU-F1, per recording as SLURP's evaluation keys them.
